@@ -1,0 +1,97 @@
+"""Every error carevault raises, under one root.
+
+    CarevaultError
+    ├── ConfigurationError        a store URL or setting is unusable
+    ├── ValidationError           input breaks a rule; names the field and the rule
+    │   ├── ItemTooLarge          an item is over 400 KB
+    │   ├── TransactionTooLarge   over 100 actions or 4 MB in one transaction
+    │   └── InvalidCursor         a cursor is malformed or belongs to another query
+    ├── ConflictError             a write lost to a condition or to another writer
+    │   ├── ConditionFailed       the condition of a single put or delete was false
+    │   └── TransactionCanceled   a transaction wrote nothing; ``reasons`` says why, per action
+    └── StoreError                the engine failed (driver errors are translated into these)
+        ├── StoreUnavailable      the engine cannot be reached or is busy; retrying may help
+        │   └── Throttled         the engine refused for load; retry with backoff
+        └── StoreNotInitialized   the store's tables do not exist yet
+
+Messages never hold stored values: they name fields, rules, actions and engines, so an
+error can be logged without leaking PHI. Engine and driver exceptions are chained as
+``__cause__`` and never escape a store call untranslated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+
+class CarevaultError(Exception):
+    """Root of every carevault error."""
+
+
+class ConfigurationError(CarevaultError):
+    """A store URL or setting is unusable."""
+
+
+class ValidationError(CarevaultError):
+    """Input breaks a rule; ``field`` names where, ``rule`` names what."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+class ItemTooLarge(ValidationError):
+    """An item is over the 400 KB item limit."""
+
+
+class TransactionTooLarge(ValidationError):
+    """A transaction has over 100 actions or over 4 MB of items."""
+
+
+class InvalidCursor(ValidationError):
+    """A cursor is malformed or was issued for another query."""
+
+
+class ConflictError(CarevaultError):
+    """A write lost to its condition or to a concurrent writer; nothing was written."""
+
+
+class ConditionFailed(ConflictError):
+    """The condition of a single put or delete did not hold."""
+
+
+class CancelReason(StrEnum):
+    """Why one action of a canceled transaction failed."""
+
+    CONDITION_FAILED = "ConditionalCheckFailed"
+    CONFLICT = "TransactionConflict"
+    OTHER = "Other"
+
+
+class TransactionCanceled(ConflictError):
+    """A transaction wrote nothing; ``reasons[i]`` is why action ``i`` failed, or None."""
+
+    def __init__(self, reasons: Sequence[CancelReason | None]) -> None:
+        self.reasons: list[CancelReason | None] = list(reasons)
+        failed = ", ".join(
+            f"action {i}: {r.value}" for i, r in enumerate(self.reasons) if r is not None
+        )
+        super().__init__(f"transaction canceled ({failed or 'no action named'})")
+
+
+class StoreError(CarevaultError):
+    """The storage engine failed."""
+
+
+class StoreUnavailable(StoreError):
+    """The engine cannot be reached, or is busy; retrying later may succeed."""
+
+
+class Throttled(StoreUnavailable):
+    """The engine refused the request for load; retry with backoff."""
+
+
+class StoreNotInitialized(StoreError):
+    """The store's tables do not exist: create them first (``create_table``)."""

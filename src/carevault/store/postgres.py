@@ -1,0 +1,151 @@
+"""The server engine: PostgreSQL through psycopg 3 and a connection pool, one schema."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, cast
+
+import psycopg
+import psycopg.errors as pgerr
+from psycopg.types.json import set_json_loads
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from carevault.errors import (
+    CarevaultError,
+    ConfigurationError,
+    ConflictError,
+    StoreError,
+    StoreNotInitialized,
+    StoreUnavailable,
+)
+from carevault.store import codec
+from carevault.store.sql import Connection, SqlStore
+from carevault.store.types import INDEXES, Item, Key
+from carevault.store.validate import KEY_COLUMNS
+
+SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def _lock_id(*parts: str) -> int:
+    digest = hashlib.blake2b("\x00".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class PostgresStore(SqlStore):
+    """Items in one PostgreSQL schema; keys compare byte-wise (``COLLATE "C"``)."""
+
+    engine = "postgresql"
+    P = "%s"
+    DATA = "%s::jsonb"
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        schema: str = "carevault",
+        pool_min: int = 1,
+        pool_max: int = 10,
+        timeout: float = 10.0,
+    ) -> None:
+        if not SCHEMA_RE.fullmatch(schema):
+            raise ConfigurationError("store URL: schema must match [a-z_][a-z0-9_]{0,62}")
+        self.schema = schema
+        self.items = f"{schema}.items"
+        self.changes_table = f"{schema}.changes"
+        feed = _lock_id(schema, "feed")
+        self._feed_lock = (feed >> 32, feed & 0x7FFFFFFF)
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=pool_min,
+            max_size=pool_max,
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            timeout=timeout,
+            open=False,
+        )
+        with self._errors():
+            self._pool.open(wait=True, timeout=timeout)
+
+    @staticmethod
+    def _configure(conn: psycopg.Connection[Any]) -> None:
+        set_json_loads(codec.decode, conn)
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, keys: Sequence[Key]) -> Iterator[Connection]:
+        locks = sorted({_lock_id(self.schema, pk, sk) for pk, sk in keys})
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [locks])
+            yield conn
+
+    def _lock_feed(self, conn: Connection) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", self._feed_lock)
+
+    def _many(self, conn: Connection, sql: str, rows: list[Sequence[Any]]) -> None:
+        with cast("psycopg.Connection[Any]", conn).cursor() as cur:
+            cur.executemany(sql, rows)
+
+    def _dump(self, item: Item) -> str:
+        return codec.encode(item).decode()
+
+    def _load(self, raw: Any) -> Item:
+        return raw if type(raw) is dict else codec.decode(raw)
+
+    def _create_table(self) -> None:
+        s = self.schema
+        columns = ", ".join(
+            f'{c} text COLLATE "C"' + (" NOT NULL" if c in ("pk", "sk") else "")
+            for c in KEY_COLUMNS
+        )
+        statements = [
+            f"CREATE SCHEMA IF NOT EXISTS {s}",
+            f"CREATE TABLE IF NOT EXISTS {s}.items ({columns}, expires_at bigint,"
+            " data jsonb NOT NULL, PRIMARY KEY (pk, sk))",
+            *(
+                f"CREATE INDEX IF NOT EXISTS items_{i} ON {s}.items ({i}pk, {i}sk, pk, sk)"
+                f" WHERE {i}pk IS NOT NULL"
+                for i in INDEXES
+            ),
+            f"CREATE INDEX IF NOT EXISTS items_expires ON {s}.items (expires_at)"
+            " WHERE expires_at IS NOT NULL",
+            f"CREATE TABLE IF NOT EXISTS {s}.changes (seq bigserial PRIMARY KEY,"
+            ' pk text COLLATE "C" NOT NULL, sk text COLLATE "C" NOT NULL,'
+            " old jsonb, new jsonb, at double precision NOT NULL)",
+        ]
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(s, "ddl")])
+            for statement in statements:
+                conn.execute(statement)
+
+    def _drop_table(self) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+
+    def _close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except CarevaultError:
+            raise
+        except PoolTimeout as exc:
+            raise StoreUnavailable("postgresql: no connection could be had in time") from exc
+        except (pgerr.UndefinedTable, pgerr.InvalidSchemaName) as exc:
+            raise StoreNotInitialized("postgresql: the store has no tables; create them") from exc
+        except (pgerr.SerializationFailure, pgerr.DeadlockDetected, pgerr.UniqueViolation) as exc:
+            raise ConflictError(
+                f"postgresql: a concurrent write won ({type(exc).__name__})"
+            ) from exc
+        except (psycopg.OperationalError, pgerr.QueryCanceled, pgerr.AdminShutdown) as exc:
+            raise StoreUnavailable(f"postgresql: the server failed ({type(exc).__name__})") from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"postgresql: the database failed ({type(exc).__name__})") from exc

@@ -1,0 +1,157 @@
+"""The embedded engine: one SQLite file in WAL mode, one connection per thread."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from carevault.errors import (
+    CarevaultError,
+    StoreError,
+    StoreNotInitialized,
+    StoreUnavailable,
+)
+from carevault.store import codec
+from carevault.store.sql import Connection, SqlStore
+from carevault.store.types import INDEXES, Item, Key
+from carevault.store.validate import KEY_COLUMNS
+
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS items ("
+    + ", ".join(f"{c} TEXT" + (" NOT NULL" if c in ("pk", "sk") else "") for c in KEY_COLUMNS)
+    + ", expires_at INTEGER, data BLOB NOT NULL, PRIMARY KEY (pk, sk)) WITHOUT ROWID",
+    *(
+        f"CREATE INDEX IF NOT EXISTS items_{i} ON items ({i}pk, {i}sk) WHERE {i}pk IS NOT NULL"
+        for i in INDEXES
+    ),
+    "CREATE INDEX IF NOT EXISTS items_expires ON items (expires_at) WHERE expires_at IS NOT NULL",
+    "CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " pk TEXT NOT NULL, sk TEXT NOT NULL, old BLOB, new BLOB, at REAL NOT NULL)",
+]
+
+
+class SqliteStore(SqlStore):
+    """Items in a SQLite file; writers serialize on ``BEGIN IMMEDIATE`` across processes."""
+
+    engine = "sqlite"
+    P = "?"
+    DATA = "?"
+    items = "items"
+    changes_table = "changes"
+
+    def __init__(self, path: str, *, synchronous: str = "FULL", busy_timeout: float = 30.0) -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connect(self, create: bool = False) -> sqlite3.Connection:
+        mode = "rwc" if create else "rw"
+        uri = f"file:{quote(os.path.abspath(self.path))}?mode={mode}"
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self.busy_timeout,
+            cached_statements=256,
+        )
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        with self._lock:
+            self._opened.append(conn)
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        yield self._conn()
+
+    @contextmanager
+    def _transaction(self, keys: Sequence[Key]) -> Iterator[Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _lock_feed(self, conn: Connection) -> None:
+        """Writers are already serialized by ``BEGIN IMMEDIATE``."""
+
+    def _many(self, conn: Connection, sql: str, rows: list[Sequence[Any]]) -> None:
+        self._conn().executemany(sql, rows)
+
+    def _dump(self, item: Item) -> bytes:
+        return codec.encode(item)
+
+    def _load(self, raw: Any) -> Item:
+        return codec.decode(raw)
+
+    def _create_table(self) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        conn = self._connect(create=True)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+        finally:
+            conn.close()
+        os.chmod(self.path, 0o600)
+
+    def _drop_table(self) -> None:
+        self._close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(self.path + suffix).unlink(missing_ok=True)
+
+    def _close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except CarevaultError:
+            raise
+        except sqlite3.OperationalError as exc:
+            raise self._operational(exc) from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite: the database failed ({type(exc).__name__})") from exc
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"sqlite: the file cannot be used ({type(exc).__name__})"
+            ) from exc
+
+    def _operational(self, exc: sqlite3.OperationalError) -> CarevaultError:
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            return StoreUnavailable("sqlite: the database stayed locked past the busy timeout")
+        if "no such table" in text:
+            return StoreNotInitialized("sqlite: the store has no tables; create them first")
+        if "unable to open" in text:
+            if not os.path.exists(self.path):
+                return StoreNotInitialized("sqlite: the store file does not exist; create it first")
+            return StoreUnavailable("sqlite: the store file cannot be opened")
+        return StoreError("sqlite: the database failed (OperationalError)")
