@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from carevault.errors import ConfigurationError
 from carevault.store.base import Store
@@ -90,7 +90,7 @@ def _postgres(url: str) -> Store:
     parts = urlsplit(url)
     params = _params(parts.query, PG_OWN, passthrough=True)
     driver = {k: v for k, v in params.items() if k not in PG_OWN}
-    conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(driver)))
+    conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(driver, quote_via=quote)))
     return PostgresStore(
         conninfo,
         schema=params.get("schema", "carevault"),
