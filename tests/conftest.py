@@ -68,9 +68,7 @@ def endpoint(engine: str, request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture
-def make_store(
-    engine: str, endpoint: str | None, tmp_path: Path
-) -> Iterator[Callable[[], Store]]:
+def make_store(engine: str, endpoint: str | None, tmp_path: Path) -> Iterator[Callable[[], Store]]:
     """Opens fresh, created stores of the test's engine; drops them afterwards."""
     opened: list[Store] = []
 
@@ -89,3 +87,21 @@ def make_store(
 def store(make_store: Callable[[], Store]) -> Store:
     """A fresh, empty store of the test's engine."""
     return make_store()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per engine: how many engine tests passed, failed or were skipped on it."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            params = getattr(report, "nodeid", "")
+            for engine in ENGINES:
+                if f"[{engine}" in params or f"-{engine}]" in params or f"-{engine}-" in params:
+                    bucket = counts.setdefault(engine, {})
+                    bucket[outcome] = bucket.get(outcome, 0) + 1
+    if counts:
+        terminalreporter.section("engines")
+        for engine in ENGINES:
+            if engine in counts:
+                summary = ", ".join(f"{n} {k}" for k, n in sorted(counts[engine].items()))
+                terminalreporter.write_line(f"{engine}: {summary}")

@@ -51,9 +51,7 @@ def test_feed_resumes_from_saved_position_without_gaps_or_repeats(store: Store) 
 def test_transactions_appear_whole_and_writes_to_one_key_stay_ordered(store: Store) -> None:
     store.transact_write([Put({"pk": f"T#{i}", "sk": "#", "v": 0}) for i in range(5)])
     for v in range(1, 4):
-        store.transact_write(
-            [Put({"pk": "T#0", "sk": "#", "v": v}), Delete(f"T#{v}", "#")]
-        )
+        store.transact_write([Put({"pk": "T#0", "sk": "#", "v": v}), Delete(f"T#{v}", "#")])
     changes = store.changes(limit=100).changes
     assert len(changes) == 5 + 3 * 2
     assert [c.new["v"] for c in changes if c.pk == "T#0" and c.new] == [0, 1, 2, 3]

@@ -60,8 +60,10 @@ def test_racing_transactions_claim_each_slot_once(store: Store) -> None:
                 try:
                     store.transact_write(
                         [
-                            Put({"pk": "PROVIDER#1#SLOT", "sk": f"{slot:02d}", "w": worker},
-                                Attr("pk").not_exists()),
+                            Put(
+                                {"pk": "PROVIDER#1#SLOT", "sk": f"{slot:02d}", "w": worker},
+                                Attr("pk").not_exists(),
+                            ),
                             Put({"pk": f"BOOKING#{worker}#{slot}", "sk": "#"}),
                         ]
                     )
@@ -80,9 +82,7 @@ def test_racing_transactions_claim_each_slot_once(store: Store) -> None:
     assert sorted(winners) == list(range(6))
     slots = store.query("PROVIDER#1#SLOT").items
     assert len(slots) == 6
-    bookings = sum(
-        store.get(f"BOOKING#{s['w']}#{int(s['sk'])}", "#") is not None for s in slots
-    )
+    bookings = sum(store.get(f"BOOKING#{s['w']}#{int(s['sk'])}", "#") is not None for s in slots)
     assert bookings == 6
 
 

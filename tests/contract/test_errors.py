@@ -42,7 +42,7 @@ def test_missing_tables_raise_store_not_initialized(
         lambda: store.get("P", "#"),
         lambda: store.put({"pk": "P", "sk": "#"}),
         lambda: store.query("P"),
-        lambda: store.changes(),
+        store.changes,
     ):
         with pytest.raises(StoreNotInitialized) as caught:
             call()
@@ -131,8 +131,11 @@ def test_postgres_damaged_table_raises_store_error(tmp_path: Path) -> None:
 
 def test_dynamodb_schema_mismatch_is_translated(dynamodb_endpoint: str) -> None:
     client = boto3.client(
-        "dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1",
-        aws_access_key_id="local", aws_secret_access_key="local",
+        "dynamodb",
+        endpoint_url=dynamodb_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
     )
     client.create_table(
         TableName="wrong-schema",

@@ -2,7 +2,7 @@
 
 An engine implements the underscored hooks. Everything a caller passes is checked in this
 module before an engine sees it, so every engine accepts and refuses exactly the same
-input, and every engine's hooks run inside ``_errors()``, which translates driver errors
+input, and every engine hook runs inside ``_Translate``, which maps driver errors
 into carevault's (``errors.py``).
 """
 
@@ -11,11 +11,10 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import ClassVar
 
-from carevault.errors import TransactionTooLarge, ValidationError
+from carevault.errors import CarevaultError, TransactionTooLarge, ValidationError
 from carevault.store.conditions import Condition, KeyCondition
 from carevault.store.cursor import decode_cursor, encode_cursor
 from carevault.store.types import (
@@ -87,6 +86,26 @@ def check_actions(actions: Sequence[Action]) -> list[Action]:
     return actions
 
 
+class _Translate:
+    """Turns an engine's driver errors into carevault's as they leave a store call."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, Exception) and not isinstance(exc, CarevaultError):
+            mapped = self.store._translate(exc)
+            if mapped is not None:
+                raise mapped from exc
+
+
 class Store(ABC):
     """An item store. Open one with ``carevault.store.open_store(url)``."""
 
@@ -97,14 +116,14 @@ class Store(ABC):
     def get(self, pk: str, sk: str) -> Item | None:
         """The item with this key, or None (expired items are never returned)."""
         key = _key(pk, sk, "key")
-        with self._errors():
+        with _Translate(self):
             item = self._get(key)
         return item if item is not None and visible(item, int(time.time())) else None
 
     def batch_get(self, keys: Sequence[Key]) -> list[Item | None]:
         """Items for many keys, in the order asked, None where absent or expired."""
         wanted = [_key(pk, sk, f"keys[{i}]") for i, (pk, sk) in enumerate(keys)]
-        with self._errors():
+        with _Translate(self):
             found = self._batch_get(list(dict.fromkeys(wanted)))
         now = int(time.time())
         out: list[Item | None] = []
@@ -139,7 +158,7 @@ class Store(ABC):
                 raise ValidationError("query.filter", "cannot name the queried key attributes")
         after = None if cursor is None else decode_cursor(cursor, index, pk, forward)
         q = Query(pk, index, sk, bool(forward), limit, after, filter)
-        with self._errors():
+        with _Translate(self):
             items, more = self._query(q, int(time.time()))
         next_cursor = encode_cursor(index, pk, q.forward, items[-1]) if more and items else None
         return Page(items, next_cursor)
@@ -177,20 +196,20 @@ class Store(ABC):
         """Write a whole item; ConditionFailed if ``condition`` is false of the current one."""
         check_item(item)
         _condition(condition, "condition")
-        with self._errors():
+        with _Translate(self):
             self._write([Put(item, condition)], int(time.time()), single=True)
 
     def delete(self, pk: str, sk: str, *, condition: Condition | None = None) -> None:
         """Remove an item; ConditionFailed if ``condition`` is false of it."""
         key = _key(pk, sk, "key")
         _condition(condition, "condition")
-        with self._errors():
+        with _Translate(self):
             self._write([Delete(*key, condition)], int(time.time()), single=True)
 
     def transact_write(self, actions: Sequence[Action]) -> None:
         """Apply all actions or none; TransactionCanceled names each failed action."""
         checked = check_actions(actions)
-        with self._errors():
+        with _Translate(self):
             self._write(checked, int(time.time()), single=False)
 
     # -- change feed, expiry, lifecycle ----------------------------------------------
@@ -201,27 +220,27 @@ class Store(ABC):
             raise ValidationError("position", "must be a position from an earlier ChangePage")
         if type(limit) is not int or not 1 <= limit <= MAX_PAGE:
             raise ValidationError("limit", f"must be an integer from 1 to {MAX_PAGE}")
-        with self._errors():
+        with _Translate(self):
             return self._changes(position, limit)
 
     def purge_expired(self) -> int:
         """Remove expired items now, returning how many (DynamoDB: its TTL does it; 0)."""
-        with self._errors():
+        with _Translate(self):
             return self._purge(int(time.time()))
 
     def create_table(self) -> None:
         """Create the store's tables and indexes if they do not exist yet."""
-        with self._errors():
+        with _Translate(self):
             self._create_table()
 
     def drop_table(self) -> None:
         """Delete the store's tables and everything in them."""
-        with self._errors():
+        with _Translate(self):
             self._drop_table()
 
     def close(self) -> None:
         """Release connections."""
-        with self._errors():
+        with _Translate(self):
             self._close()
 
     def __enter__(self) -> Store:
@@ -235,8 +254,8 @@ class Store(ABC):
     # -- engine hooks ----------------------------------------------------------------
 
     @abstractmethod
-    def _errors(self) -> AbstractContextManager[None]:
-        """A context that translates this engine's driver errors into carevault's."""
+    def _translate(self, exc: Exception) -> CarevaultError | None:
+        """This engine's driver error as a carevault error; None if it is not one."""
 
     @abstractmethod
     def _get(self, key: Key) -> Item | None:

@@ -1,47 +1,26 @@
-"""Items as JSON for the SQL engines: bytes travel as ``{"$b": base64}``.
+"""Items as MessagePack for the SQL engines: every storable type round-trips exactly.
 
-Map keys may not start with ``$`` (validate.py), so the tag cannot be confused with data.
+MessagePack keeps bytes, booleans and 64-bit integers apart natively, so encrypted fields
+(bytes) need no tagging and a read needs no second pass over the item.
 """
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Callable
 from typing import Any
 
-import orjson
+import msgpack
 
 from carevault.store.types import Item
 
-_TAG = b'"$b"'
-
-
-def _default(value: Any) -> Any:
-    if type(value) is bytes:
-        return {"$b": base64.b64encode(value).decode("ascii")}
-    raise TypeError(type(value).__name__)
+_pack = msgpack.Packer(use_bin_type=True).pack
 
 
 def encode(item: Item) -> bytes:
-    """An item as compact JSON bytes."""
-    return orjson.dumps(item, default=_default)
+    """An item as compact MessagePack bytes."""
+    packed: bytes = _pack(item)
+    return packed
 
 
-def _untag(value: Any) -> Any:
-    if type(value) is dict:
-        if len(value) == 1 and "$b" in value:
-            return base64.b64decode(value["$b"])
-        return {k: _untag(v) for k, v in value.items()}
-    if type(value) is list:
-        return [_untag(v) for v in value]
-    return value
-
-
-def decode(raw: bytes | bytearray | memoryview | str) -> Item:
-    """An item from JSON produced by ``encode`` (or by PostgreSQL's jsonb output)."""
-    if isinstance(raw, memoryview):
-        raw = bytes(raw)
-    item: Item = orjson.loads(raw)
-    needle: Any = _TAG if not isinstance(raw, str) else _TAG.decode()
-    if needle in raw:
-        return {k: _untag(v) for k, v in item.items()}
-    return item
+decode: Callable[[Any], Item] = msgpack.unpackb
+"""An item from bytes produced by ``encode`` (msgpack >= 1.0 decodes str as str)."""

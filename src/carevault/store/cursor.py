@@ -20,7 +20,7 @@ def key_names(index: Index | None) -> tuple[str, ...]:
 
 def _binding(index: Index | None, pk: str, forward: bool) -> str:
     text = f"{index or ''}\x00{pk}\x00{'f' if forward else 'b'}"
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
 def encode_cursor(index: Index | None, pk: str, forward: bool, last: Item) -> str:

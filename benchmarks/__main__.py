@@ -1,0 +1,49 @@
+"""Run every benchmark, print a table and write JSON under bench-results/."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+from tests.engines import ENGINES
+
+from benchmarks.store import BASELINES, use_baseline
+from benchmarks.store import run as run_store
+
+TARGETS = {("sqlite", "get"): 0.7, ("sqlite", "query25"): 0.7, ("sqlite", "put"): 0.5}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per side")
+    parser.add_argument("--baseline", choices=sorted(BASELINES), default="msgpack")
+    args = parser.parse_args()
+    use_baseline(args.baseline)
+    engines = [e for e in args.engines.split(",") if e]
+    results = run_store(engines, args.seconds, args.rounds)
+    print(
+        f"\n{'engine':<11} {'operation':<14} {'carevault/s':>12} {'raw/s':>12} {'ratio':>7}  target"
+    )
+    for r in results:
+        target = TARGETS.get((r["engine"], r["operation"]))
+        verdict = (
+            "" if target is None else f">= {target} {'ok' if r['ratio'] >= target else 'MISSED'}"
+        )
+        print(
+            f"{r['engine']:<11} {r['operation']:<14} {r['carevault_ops']:>12.0f}"
+            f" {r['raw_ops']:>12.0f} {r['ratio']:>7.2f}  {verdict}"
+        )
+    out = Path("bench-results")
+    out.mkdir(exist_ok=True)
+    path = out / f"store-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    meta = {"python": platform.python_version(), "machine": platform.machine(), "args": vars(args)}
+    path.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
+    print(f"\nwrote {path}")
+
+
+main()
