@@ -89,16 +89,25 @@ def store(make_store: Callable[[], Store]) -> Store:
     return make_store()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """Tag each report with the engine the test ran on, for the summary below."""
+    report: pytest.TestReport = yield
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "engine" in callspec.params:
+        report.user_properties.append(("engine", callspec.params["engine"]))
+    return report
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """One line per engine: how many engine tests passed, failed or were skipped on it."""
+    """One line per engine: how many engine tests passed, failed or errored on it."""
     counts: dict[str, dict[str, int]] = {}
     for outcome in ("passed", "failed", "error", "skipped"):
         for report in terminalreporter.stats.get(outcome, []):
-            params = getattr(report, "nodeid", "")
-            for engine in ENGINES:
-                if f"[{engine}" in params or f"-{engine}]" in params or f"-{engine}-" in params:
-                    bucket = counts.setdefault(engine, {})
-                    bucket[outcome] = bucket.get(outcome, 0) + 1
+            engine = dict(getattr(report, "user_properties", [])).get("engine")
+            if engine is not None:
+                bucket = counts.setdefault(str(engine), {})
+                bucket[outcome] = bucket.get(outcome, 0) + 1
     if counts:
         terminalreporter.section("engines")
         for engine in ENGINES:

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from carevault.errors import (
     CarevaultError,
     ConditionFailed,
+    ConflictError,
     StoreError,
     StoreNotInitialized,
     StoreUnavailable,
@@ -203,3 +204,124 @@ def test_threads_share_one_store_safely(store: Store) -> None:
         t.join()
     assert errors == []
     assert sum(len(store.query(f"W#{n}").items) for n in range(4)) == 80
+
+
+def _pg_error(statements: list[str]) -> psycopg.Error:
+    """Run statements on a raw connection and return the driver error they raise."""
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        try:
+            for statement in statements:
+                conn.execute(statement)
+        except psycopg.Error as exc:
+            return exc
+    raise AssertionError("no error was raised")
+
+
+def _pg_deadlock() -> psycopg.Error:
+    """Two transactions lock two rows in opposite order; PostgreSQL kills one."""
+    with psycopg.connect(PG_URL) as a, psycopg.connect(PG_URL) as b:
+        a.execute("SET deadlock_timeout = '100ms'")
+        b.execute("SET deadlock_timeout = '100ms'")
+        a.execute("SELECT pg_advisory_xact_lock(910001)")
+        b.execute("SELECT pg_advisory_xact_lock(910002)")
+        caught: list[psycopg.Error] = []
+
+        def second() -> None:
+            try:
+                b.execute("SELECT pg_advisory_xact_lock(910001)")
+            except psycopg.Error as exc:
+                caught.append(exc)
+                b.rollback()
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        try:
+            a.execute("SELECT pg_advisory_xact_lock(910002)")
+        except psycopg.Error as exc:
+            caught.append(exc)
+        a.rollback()
+        thread.join()
+        b.rollback()
+    return caught[0]
+
+
+def _pg_serialization_failure() -> psycopg.Error:
+    with psycopg.connect(PG_URL, autocommit=True) as setup:
+        setup.execute("CREATE TABLE IF NOT EXISTS cv_serial (k int PRIMARY KEY, v int)")
+        setup.execute("INSERT INTO cv_serial VALUES (1, 0) ON CONFLICT DO NOTHING")
+    with psycopg.connect(PG_URL) as a, psycopg.connect(PG_URL) as b:
+        for conn in (a, b):
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            conn.execute("SELECT v FROM cv_serial WHERE k = 1").fetchone()
+        a.execute("UPDATE cv_serial SET v = v + 1 WHERE k = 1")
+        a.commit()
+        try:
+            b.execute("UPDATE cv_serial SET v = v + 1 WHERE k = 1")
+        except psycopg.Error as exc:
+            b.rollback()
+            return exc
+    raise AssertionError("no serialization failure")
+
+
+def test_every_mapped_postgres_error(tmp_path: Path) -> None:
+    store = open_store(store_url("postgresql", tmp_path, None))
+    cases: list[tuple[psycopg.Error, type[CarevaultError]]] = [
+        (
+            _pg_error(
+                [
+                    "CREATE TEMP TABLE cv_dup (k int PRIMARY KEY)",
+                    "INSERT INTO cv_dup VALUES (1)",
+                    "INSERT INTO cv_dup VALUES (1)",
+                ]
+            ),
+            ConflictError,
+        ),
+        (_pg_deadlock(), ConflictError),
+        (_pg_serialization_failure(), ConflictError),
+        (_pg_error(["CREATE TABLE cv_no_such_schema.t (k int)"]), StoreNotInitialized),
+        (_pg_error(["SELECT * FROM cv_no_such_table"]), StoreNotInitialized),
+        (_pg_error(["SET statement_timeout = 50", "SELECT pg_sleep(1)"]), StoreUnavailable),
+        (_pg_error(["SELECT 1/0"]), StoreError),
+    ]
+    for exc, expected in cases:
+        mapped = store._translate(exc)
+        assert isinstance(mapped, expected), (type(exc).__name__, mapped)
+    store.close()
+
+
+def test_every_mapped_sqlite_error(tmp_path: Path) -> None:
+    store = open_store(store_url("sqlite", tmp_path, None))
+    conn = sqlite3.connect(":memory:")
+    errors: list[tuple[BaseException, type[CarevaultError]]] = []
+    for sql, expected in (
+        ("SELEC nothing", StoreError),
+        ("SELECT * FROM no_such_table", StoreNotInitialized),
+    ):
+        try:
+            conn.execute(sql)
+        except sqlite3.Error as exc:
+            errors.append((exc, expected))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    try:
+        (blocker / "sub").mkdir()
+    except OSError as exc:
+        errors.append((exc, StoreUnavailable))
+    assert len(errors) == 3
+    for exc, expected in errors:
+        assert isinstance(store._translate(exc), expected), type(exc).__name__  # type: ignore[arg-type]
+    under_file = open_store(f"sqlite:///{blocker}/sub/x.db")
+    with pytest.raises(StoreUnavailable):
+        under_file.create_table()
+
+
+def test_every_mapped_dynamodb_error(dynamodb_endpoint: str, tmp_path: Path) -> None:
+    store = open_store(store_url("dynamodb", tmp_path, dynamodb_endpoint))
+    raw = store._client  # type: ignore[attr-defined]
+    try:
+        raw.get_item(TableName=store.table, Key={"pk": {"S": 1}})  # type: ignore[attr-defined]
+    except Exception as exc:
+        assert isinstance(store._translate(exc), StoreError)
+        assert not isinstance(exc, ClientError)  # botocore refused it before sending
+    else:
+        raise AssertionError("botocore accepted a malformed key")

@@ -69,6 +69,7 @@ class DynamoStore(Store):
         max_attempts: int = 3,
     ) -> None:
         self.table = table
+        self._stream_arn: str | None = None
         config = Config(
             retries={"max_attempts": max_attempts, "mode": "standard"},
             connect_timeout=timeout,
@@ -196,11 +197,12 @@ class DynamoStore(Store):
     # -- feed, expiry, lifecycle -------------------------------------------------------
 
     def _changes(self, position: str | None, limit: int) -> ChangePage:
-        table = self._client.describe_table(TableName=self.table)["Table"]
-        arn = table.get("LatestStreamArn")
-        if arn is None:
-            raise StoreNotInitialized("dynamodb: the table has no stream; create it with carevault")
-        return read_feed(self._streams, arn, position, limit)
+        if self._stream_arn is None:
+            table = self._client.describe_table(TableName=self.table)["Table"]
+            self._stream_arn = table.get("LatestStreamArn")
+            if self._stream_arn is None:
+                raise StoreNotInitialized("dynamodb: the table has no stream; create it first")
+        return read_feed(self._streams, self._stream_arn, position, limit)
 
     def _purge(self, now: int) -> int:
         """DynamoDB's own TTL deletes expired items; reads already hide them."""
@@ -256,6 +258,7 @@ class DynamoStore(Store):
                 raise
 
     def _drop_table(self) -> None:
+        self._stream_arn = None
         try:
             self._client.delete_table(TableName=self.table)
         except ClientError as exc:
