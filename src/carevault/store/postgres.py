@@ -77,7 +77,9 @@ class PostgresStore(SqlStore):
     @contextmanager
     def _transaction(self, keys: Sequence[Key]) -> Iterator[Connection]:
         locks = sorted({_lock_id(self.schema, pk, sk) for pk, sk in keys})
-        with self._pool.connection() as conn, conn.transaction():
+        # Pipeline mode sends BEGIN, the lock and the first read in one round trip; the
+        # server still runs them in order, so the read sees every earlier lock holder's commit.
+        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [locks])
             yield conn
 

@@ -96,27 +96,28 @@ class SqlStore(Store):
         return None if row is None else decode(row[0])
 
     def _keys_sql(self, count: int) -> str:
-        pairs = ", ".join(f"({self.P}, {self.P})" for _ in range(count))
-        return f"SELECT data FROM {self.items} WHERE (pk, sk) IN (VALUES {pairs})"
+        p = self.P
+        if count == 1:
+            return f"SELECT pk, sk, data FROM {self.items} WHERE pk = {p} AND sk = {p}"
+        pairs = ", ".join(f"({p}, {p})" for _ in range(count))
+        return f"SELECT pk, sk, data FROM {self.items} WHERE (pk, sk) IN (VALUES {pairs})"
 
-    def _fetch(self, conn: Connection | None, keys: Sequence[Key]) -> dict[Key, Item]:
-        """Stored items for keys, read in ``conn``'s transaction or, if None, outside one."""
-        found: dict[Key, Item] = {}
+    def _stored(self, conn: Connection | None, keys: Sequence[Key]) -> dict[Key, bytes]:
+        """Stored payloads by key, read in ``conn``'s transaction or, if None, outside one."""
+        found: dict[Key, bytes] = {}
         for start in range(0, len(keys), 100):
             chunk = keys[start : start + 100]
             sql, params = self._keys_sql(len(chunk)), [part for key in chunk for part in key]
-            rows = (
-                self._fetchall(sql, params)
-                if conn is None
-                else conn.execute(sql, params).fetchall()
-            )
-            for (raw,) in rows:
-                item = decode(raw)
-                found[(item["pk"], item["sk"])] = item
+            if conn is None:
+                rows = self._fetchall(sql, params)
+            else:
+                rows = conn.execute(sql, params).fetchall()
+            for pk, sk, raw in rows:
+                found[(pk, sk)] = bytes(raw)
         return found
 
     def _batch_get(self, keys: list[Key]) -> dict[Key, Item]:
-        return self._fetch(None, keys)
+        return {key: decode(raw) for key, raw in self._stored(None, keys).items()}
 
     def _query(self, q: Query, now: int) -> tuple[list[Item], bool]:
         want = q.limit + 1
@@ -173,7 +174,8 @@ class SqlStore(Store):
     def _write(self, actions: list[Action], now: int, single: bool) -> None:
         keys = [_key_of(a) for a in actions]
         with self._transaction(keys) as conn:
-            current = self._fetch(conn, keys)
+            stored = self._stored(conn, keys)
+            current = {key: decode(raw) for key, raw in stored.items()}
             reasons: list[CancelReason | None] = []
             for action, key in zip(actions, keys, strict=True):
                 old = current.get(key)
@@ -184,34 +186,36 @@ class SqlStore(Store):
                 if single:
                     raise ConditionFailed("the write's condition did not hold; nothing changed")
                 raise TransactionCanceled(reasons)
-            changes: list[tuple[Key, Item | None, Item | None]] = []
+            changes: list[tuple[Key, bytes | None, bytes | None]] = []
             puts: list[Sequence[Any]] = []
             deletes: list[Key] = []
             for action, key in zip(actions, keys, strict=True):
                 old = current.get(key)
                 if isinstance(action, Put):
-                    puts.append(self._row(action.item))
-                    if old is None or not same(old, action.item):
-                        changes.append((key, old, action.item))
+                    item = action.item
+                    data = encode(item)
+                    puts.append((*(item.get(c) for c in KEY_COLUMNS), item.get("expires_at"), data))
+                    if old is None or not same(old, item):
+                        changes.append((key, stored.get(key), data))
                 elif isinstance(action, Delete) and old is not None:
                     deletes.append(key)
-                    changes.append((key, old, None))
+                    changes.append((key, stored[key], None))
             self._apply(conn, puts, deletes)
             self._record(conn, changes, now)
 
-    def _row(self, item: Item) -> tuple[Any, ...]:
-        return (*(item.get(c) for c in KEY_COLUMNS), item.get("expires_at"), encode(item))
-
     def _apply(self, conn: Connection, puts: list[Sequence[Any]], deletes: list[Key]) -> None:
-        if puts:
+        if len(puts) == 1:
+            conn.execute(self._upsert_sql, puts[0])
+        elif puts:
             self._many(conn, self._upsert_sql, puts)
         if deletes:
             sql = f"DELETE FROM {self.items} WHERE pk = {self.P} AND sk = {self.P}"
             self._many(conn, sql, list(deletes))
 
     def _record(
-        self, conn: Connection, changes: list[tuple[Key, Item | None, Item | None]], now: float
+        self, conn: Connection, changes: list[tuple[Key, bytes | None, bytes | None]], now: float
     ) -> None:
+        """Append changes (old and new payloads) to the feed, under the feed lock."""
         if not changes:
             return
         self._lock_feed(conn)
@@ -220,17 +224,11 @@ class SqlStore(Store):
             f"INSERT INTO {self.changes_table} (pk, sk, old, new, at) "
             f"VALUES ({p}, {p}, {p}, {p}, {p})"
         )
-        rows: list[Sequence[Any]] = [
-            (
-                pk,
-                sk,
-                None if old is None else encode(old),
-                None if new is None else encode(new),
-                now,
-            )
-            for (pk, sk), old, new in changes
-        ]
-        self._many(conn, sql, rows)
+        rows: list[Sequence[Any]] = [(pk, sk, old, new, now) for (pk, sk), old, new in changes]
+        if len(rows) == 1:
+            conn.execute(sql, rows[0])
+        else:
+            self._many(conn, sql, rows)
 
     @property
     def _upsert_sql(self) -> str:
@@ -282,7 +280,7 @@ class SqlStore(Store):
             if not keys:
                 return removed
             with self._transaction(keys) as conn:
-                gone: list[tuple[Key, Item | None, Item | None]] = []
+                gone: list[tuple[Key, bytes | None, bytes | None]] = []
                 for key in keys:
                     row = conn.execute(
                         f"DELETE FROM {self.items} WHERE pk = {p} AND sk = {p} "
@@ -290,7 +288,7 @@ class SqlStore(Store):
                         [*key, now],
                     ).fetchone()
                     if row is not None:
-                        gone.append((key, decode(row[0]), None))
+                        gone.append((key, bytes(row[0]), None))
                 self._record(conn, gone, now)
             removed += len(gone)
 
