@@ -6,6 +6,10 @@
     │   ├── ItemTooLarge          an item is over 400 KB
     │   ├── TransactionTooLarge   over 100 actions or 4 MB in one transaction
     │   └── InvalidCursor         a cursor is malformed or belongs to another query
+    ├── CryptoError               keys or ciphertexts cannot be used
+    │   ├── IntegrityError        a ciphertext was altered, truncated or moved to another context
+    │   └── KeyNotFound           no key exists for that tenant, subject or version
+    │       └── KeyDestroyed      the subject's key was shredded: its data is gone for good
     ├── ConflictError             a write lost to a condition or to another writer
     │   ├── ConditionFailed       the condition of a single put or delete was false
     │   └── TransactionCanceled   a transaction wrote nothing; ``reasons`` says why, per action
@@ -52,6 +56,22 @@ class TransactionTooLarge(ValidationError):
 
 class InvalidCursor(ValidationError):
     """A cursor is malformed or was issued for another query."""
+
+
+class CryptoError(CarevaultError):
+    """Keys or ciphertexts cannot be used."""
+
+
+class IntegrityError(CryptoError):
+    """A ciphertext was altered, truncated, or moved to another record, field or key."""
+
+
+class KeyNotFound(CryptoError):
+    """No key exists for that tenant, subject or version."""
+
+
+class KeyDestroyed(KeyNotFound):
+    """The subject's key was shredded; everything sealed under it is unreadable for good."""
 
 
 class ConflictError(CarevaultError):
