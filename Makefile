@@ -43,7 +43,7 @@ bench: install ddb postgres
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 demo: install
-	$(BIN)/carevault store init
+	$(BIN)/carevault init
 	$(BIN)/carevault store info
 
 clean:

@@ -2,45 +2,25 @@
 
 from __future__ import annotations
 
-import os
-from typing import Annotated
-
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from carevault import __version__
+from carevault.cli.common import StoreOption, console, fail
+from carevault.cli.keys import init, keys_app
+from carevault.config import Settings
 from carevault.errors import CarevaultError
 from carevault.store import open_store, redact
 
-console = Console()
-app = typer.Typer(
-    help="carevault: encrypted, audited storage of health data.", no_args_is_help=True
-)
+app = typer.Typer(help="carevault: encrypted, audited health data.", no_args_is_help=True)
 store_app = typer.Typer(help="The item store: create it, inspect it, purge expired items.")
 app.add_typer(store_app, name="store", no_args_is_help=True)
+app.add_typer(keys_app, name="keys", no_args_is_help=True)
+app.command("init")(init)
 
 
-def default_store_url() -> str:
-    """``sqlite:///$CAREVAULT_HOME/carevault.db``, CAREVAULT_HOME defaulting to ./.carevault."""
-    home = os.environ.get("CAREVAULT_HOME") or "./.carevault"
-    return f"sqlite:///{home.rstrip('/')}/carevault.db"
-
-
-StoreOption = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        envvar="CAREVAULT_STORE",
-        help="Store URL: sqlite:///path, postgresql://…, dynamodb://TABLE?region=…&endpoint=…",
-        show_default="sqlite:///$CAREVAULT_HOME/carevault.db",
-    ),
-]
-
-
-def _fail(exc: CarevaultError) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(1)
+def _url(store: str | None) -> str:
+    return Settings.load(store).store_url
 
 
 @app.command()
@@ -52,19 +32,19 @@ def version() -> None:
 @store_app.command("init")
 def store_init(store: StoreOption = None) -> None:
     """Create the store's tables and indexes (safe to run again)."""
-    url = store or default_store_url()
+    url = _url(store)
     try:
         with open_store(url) as opened:
             opened.create_table()
     except CarevaultError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     console.print(f"store ready: {redact(url)}")
 
 
 @store_app.command("info")
 def store_info(store: StoreOption = None) -> None:
     """Show the engine, the URL and how many changes the feed holds."""
-    url = store or default_store_url()
+    url = _url(store)
     try:
         with open_store(url) as opened:
             changes, position = 0, None
@@ -76,7 +56,7 @@ def store_info(store: StoreOption = None) -> None:
                 position = page.position
             engine = opened.engine
     except CarevaultError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     table = Table(show_header=False)
     table.add_row("engine", engine)
     table.add_row("url", redact(url))
@@ -88,10 +68,10 @@ def store_info(store: StoreOption = None) -> None:
 def store_purge(store: StoreOption = None) -> None:
     """Remove expired items now (DynamoDB removes them by its own TTL)."""
     try:
-        with open_store(store or default_store_url()) as opened:
+        with open_store(_url(store)) as opened:
             removed = opened.purge_expired()
     except CarevaultError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     console.print(f"removed {removed} expired items")
 
 
