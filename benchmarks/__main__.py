@@ -10,10 +10,16 @@ from pathlib import Path
 
 from tests.engines import ENGINES
 
+from benchmarks.crypto import run as run_crypto
 from benchmarks.store import BASELINES, use_baseline
 from benchmarks.store import run as run_store
 
-TARGETS = {("sqlite", "get"): 0.7, ("sqlite", "query25"): 0.7, ("sqlite", "put"): 0.5}
+TARGETS = {
+    ("sqlite", "get"): 0.7,
+    ("sqlite", "query25"): 0.7,
+    ("sqlite", "put"): 0.5,
+    ("sqlite", "record_roundtrip"): 0.5,
+}
 
 
 def main() -> None:
@@ -22,25 +28,33 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per side")
     parser.add_argument("--baseline", choices=sorted(BASELINES), default="msgpack")
+    parser.add_argument("--suites", default="store,crypto", help="comma list: store, crypto")
     args = parser.parse_args()
     use_baseline(args.baseline)
     engines = [e for e in args.engines.split(",") if e]
-    results = run_store(engines, args.seconds, args.rounds)
+    parser_suites = args.suites.split(",")
+    results = []
+    if "store" in parser_suites:
+        results += run_store(engines, args.seconds, args.rounds)
+    if "crypto" in parser_suites:
+        results += run_crypto(args.seconds, args.rounds)
     print(
-        f"\n{'engine':<11} {'operation':<14} {'carevault/s':>12} {'raw/s':>12} {'ratio':>7}  target"
+        f"\n{'engine':<11} {'operation':<16} {'carevault/s':>12} {'raw/s':>12} {'ratio':>7}  target"
     )
     for r in results:
         target = TARGETS.get((r["engine"], r["operation"]))
         verdict = (
             "" if target is None else f">= {target} {'ok' if r['ratio'] >= target else 'MISSED'}"
         )
+        raw = "-" if r["raw_ops"] is None else f"{r['raw_ops']:.0f}"
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
         print(
-            f"{r['engine']:<11} {r['operation']:<14} {r['carevault_ops']:>12.0f}"
-            f" {r['raw_ops']:>12.0f} {r['ratio']:>7.2f}  {verdict}"
+            f"{r['engine']:<11} {r['operation']:<16} {r['carevault_ops']:>12.0f}"
+            f" {raw:>12} {ratio:>7}  {verdict}"
         )
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
-    path = out / f"store-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path = out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     meta = {"python": platform.python_version(), "machine": platform.machine(), "args": vars(args)}
     path.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     print(f"\nwrote {path}")

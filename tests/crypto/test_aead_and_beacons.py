@@ -16,19 +16,20 @@ from carevault.crypto.normalize import email, identifier, iso_date, name, phone,
 from carevault.errors import IntegrityError, ValidationError
 
 KEY = bytes(range(32))
+CIPHER = aead.cipher(KEY)
 AAD = b"t1|PATIENT|p1|ssn|1"
 
 
 @given(st.binary(max_size=2000))
 def test_seal_round_trips(plaintext: bytes) -> None:
-    blob = aead.seal(KEY, 1, plaintext, AAD)
-    assert aead.open_sealed(KEY, blob, AAD) == plaintext
+    blob = aead.seal(CIPHER, 1, plaintext, AAD)
+    assert aead.open_sealed(CIPHER, blob, AAD) == plaintext
     assert aead.version_of(blob) == 1
-    assert blob != aead.seal(KEY, 1, plaintext, AAD)  # fresh nonce every time
+    assert blob != aead.seal(CIPHER, 1, plaintext, AAD)  # fresh nonce every time
 
 
 def test_tampered_wrong_context_wrong_version_and_truncated_all_fail() -> None:
-    blob = aead.seal(KEY, 1, b"123-45-6789", AAD)
+    blob = aead.seal(CIPHER, 1, b"123-45-6789", AAD)
     flipped = bytearray(blob)
     flipped[-1] ^= 1
     other_version = aead.HEADER.pack(1, 2) + blob[aead.HEADER.size :]
@@ -45,7 +46,7 @@ def test_tampered_wrong_context_wrong_version_and_truncated_all_fail() -> None:
     }
     for label, (key, data, aad) in cases.items():
         with pytest.raises(IntegrityError) as caught:
-            aead.open_sealed(key, data, aad)
+            aead.open_sealed(aead.cipher(key), data, aad)
         assert "ciphertext" in str(caught.value), label
         assert "6789" not in str(caught.value)
 

@@ -24,7 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from carevault.crypto.aead import open_sealed, seal
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from carevault.crypto.aead import cipher, open_sealed, seal
 from carevault.crypto.providers import KEY_BYTES, KeyProvider
 from carevault.errors import ConditionFailed, ConflictError, KeyDestroyed, KeyNotFound
 from carevault.store import Attr, Put, Store
@@ -118,24 +120,24 @@ class Keyring:
     def _unwrap_root(self, item: dict[str, Any], context: str) -> bytes:
         return self.provider.unwrap(item["wrapped"], context, item["root"])
 
-    def branch_key(self, tenant: str, version: int) -> bytes:
-        """Branch key ``version`` of ``tenant``, unwrapped (cached)."""
+    def branch_key(self, tenant: str, version: int) -> AESGCM:
+        """Branch key ``version`` of ``tenant``, unwrapped, as a cipher (cached)."""
 
-        def load() -> bytes:
+        def load() -> AESGCM:
             item = self.keys.get(f"T#{tenant}#BRANCH", _v(version))
             if item is None:
                 raise KeyNotFound(f"tenant {tenant!r} has no branch key version {version}")
-            return self._unwrap_root(item, f"branch|{tenant}|{version}")
+            return cipher(self._unwrap_root(item, f"branch|{tenant}|{version}"))
 
-        key: bytes = self._cached(("branch", tenant, str(version)), load)
+        key: AESGCM = self._cached(("branch", tenant, str(version)), load)
         return key
 
     # -- subject keys --------------------------------------------------------------
 
-    def subject_key(self, tenant: str, subject: str, *, create: bool = False) -> tuple[int, bytes]:
-        """(key version, key) of a subject's data key; created on first write if asked."""
+    def subject_key(self, tenant: str, subject: str, *, create: bool = False) -> tuple[int, AESGCM]:
+        """(key version, cipher) of a subject's data key; created on first write if asked."""
 
-        def load() -> tuple[int, bytes]:
+        def load() -> tuple[int, AESGCM]:
             item = self.keys.get(f"T#{tenant}#SUBJECT#{subject}", "#")
             if item is None and create:
                 item = self._create_subject(tenant, subject)
@@ -143,12 +145,14 @@ class Keyring:
                 raise KeyNotFound(f"no data key for subject in tenant {tenant!r}")
             if "wrapped" not in item:
                 raise KeyDestroyed("the subject's data key was destroyed; its data is unreadable")
-            return self.unwrap_subject(tenant, subject, item)
+            version, key = self.unwrap_subject(tenant, subject, item)
+            return version, cipher(key)
 
-        found: tuple[int, bytes] = self._cached(("subject", tenant, subject), load)
+        found: tuple[int, AESGCM] = self._cached(("subject", tenant, subject), load)
         return found
 
     def unwrap_subject(self, tenant: str, subject: str, item: dict[str, Any]) -> tuple[int, bytes]:
+        """(key version, raw key) of a stored subject key item."""
         branch = int(item["branch"])
         context = f"subject|{tenant}|{subject}|{branch}".encode()
         return int(item["kv"]), open_sealed(

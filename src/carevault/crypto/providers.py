@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from carevault.crypto.aead import open_sealed, seal
+from carevault.crypto.aead import cipher, open_sealed, seal
 from carevault.errors import ConfigurationError, CryptoError, KeyNotFound
 
 KEY_BYTES = 32
@@ -120,14 +120,14 @@ class LocalKeyProvider(KeyProvider):
 
     def wrap(self, key: bytes, context: str) -> tuple[bytes, str]:
         version = max(self._keys)
-        return seal(self._keys[version], version, key, context.encode()), f"local:{version}"
+        return seal(cipher(self._keys[version]), version, key, context.encode()), f"local:{version}"
 
     def unwrap(self, wrapped: bytes, context: str, root_id: str) -> bytes:
         version = _version(root_id, "local")
         root = self._keys.get(version)
         if root is None:
             raise KeyNotFound(f"root key version {version} is not in {self.path}")
-        return open_sealed(root, wrapped, context.encode())
+        return open_sealed(cipher(root), wrapped, context.encode())
 
     def rotate(self) -> str:
         with self._lock:
@@ -146,6 +146,7 @@ class PassphraseKeyProvider(KeyProvider):
             passphrase.encode(), salt=salt, n=2**15, r=8, p=1, maxmem=64 * 1024 * 1024, dklen=32
         )
         self._id = "pass:" + hashlib.sha256(self._key).hexdigest()[:12]
+        self._cipher = cipher(self._key)
 
     @classmethod
     def from_env(cls, variable: str, salt: bytes) -> PassphraseKeyProvider:
@@ -159,12 +160,12 @@ class PassphraseKeyProvider(KeyProvider):
         return self._id
 
     def wrap(self, key: bytes, context: str) -> tuple[bytes, str]:
-        return seal(self._key, 1, key, context.encode()), self._id
+        return seal(self._cipher, 1, key, context.encode()), self._id
 
     def unwrap(self, wrapped: bytes, context: str, root_id: str) -> bytes:
         if root_id != self._id:
             raise KeyNotFound("this key was wrapped under another passphrase")
-        return open_sealed(self._key, wrapped, context.encode())
+        return open_sealed(self._cipher, wrapped, context.encode())
 
     def rotate(self) -> str:
         raise CryptoError(

@@ -25,10 +25,11 @@ import msgpack
 from carevault.crypto import aead
 from carevault.crypto.beacons import BeaconIndex, beacon
 from carevault.crypto.keyring import Keyring
-from carevault.errors import ConflictError, IntegrityError, KeyDestroyed, ValidationError
+from carevault.errors import ConflictError, KeyDestroyed, ValidationError
 from carevault.store import Attr, Delete, Put, SortKey, Store
 
 _pack = msgpack.Packer(use_bin_type=True).pack
+_unpack = msgpack.unpackb
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,14 +166,10 @@ class Records:
         fields = dict(item["plain"])
         if item["sealed"]:
             kv, key = self.ring.subject_key(self.tenant, item["subject"])
-            for name, blob in item["sealed"].items():
-                version = aead.version_of(blob)
-                if version != kv:
-                    raise IntegrityError(
-                        f"sealed field {name!r} names data key version {version}, not {kv}"
-                    )
-                aad = self._aad(type_name, record_id, name, version)
-                fields[name] = msgpack.unpackb(aead.open_sealed(key, blob, aad), raw=False)
+            prefix = f"{self.tenant}|{type_name}|{record_id}|".encode()
+            opened = aead.open_fields(key, kv, item["sealed"], prefix, f"|{kv}".encode())
+            for name, plaintext in opened.items():
+                fields[name] = _unpack(plaintext)
         return Record(type_name, record_id, int(item["version"]), fields)
 
     def get(self, type_name: str, record_id: str) -> Record | None:
