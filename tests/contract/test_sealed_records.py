@@ -10,7 +10,7 @@ import boto3
 import psycopg
 import pytest
 
-from carevault.crypto import Keyring
+from carevault.crypto import Keyring, LocalKeyProvider
 from carevault.errors import ConflictError, IntegrityError, KeyDestroyed, ValidationError
 from carevault.repo.records import Records
 from carevault.store import Store, open_store
@@ -167,3 +167,34 @@ def test_shredding_makes_a_subject_unreadable_everywhere(
             old.get("PATIENT", "p1")
         assert old.get("PATIENT", "p2").fields == patient(2)  # type: ignore[union-attr]
         copy.close()
+
+
+class CountingProvider(LocalKeyProvider):
+    """The real local provider, counting how often it is asked to unwrap."""
+
+    unwraps = 0
+
+    def unwrap(self, wrapped: bytes, context: str, root_id: str) -> bytes:
+        CountingProvider.unwraps += 1
+        return super().unwrap(wrapped, context, root_id)
+
+
+def test_warm_reads_cost_no_provider_call(
+    store: Store, make_store: Callable[[], Store], tmp_path: Path
+) -> None:
+    ring = Keyring(make_store(), CountingProvider.create(tmp_path / "counted.key"))
+    records = new_records(store, ring)
+    records.put("PATIENT", "p1", patient(1))
+    records.get("PATIENT", "p1")
+    records.find("PATIENT", "email", str(patient(1)["email"]))
+    before = CountingProvider.unwraps
+    for _ in range(20):
+        assert records.get("PATIENT", "p1") is not None
+        assert len(records.find("PATIENT", "email", str(patient(1)["email"]))) == 1
+    assert CountingProvider.unwraps == before
+    cold = Keyring(ring.keys, ring.provider)  # a new process: one unwrap per key, then none
+    again = Records(store, cold, "clinic1", TYPES)
+    again.get("PATIENT", "p1")
+    after_cold = CountingProvider.unwraps
+    again.get("PATIENT", "p1")
+    assert after_cold > before and CountingProvider.unwraps == after_cold

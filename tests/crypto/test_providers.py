@@ -76,5 +76,8 @@ def test_kms_provider_wraps_unwraps_and_rotates_by_alias() -> None:
     assert provider.unwrap(wrapped, "branch|t1|1", root) == b"c" * 32
     _, after = provider.wrap(b"d" * 32, "ctx")
     assert after == new_root
+    key, wrapped_new, root_new = provider.generate("index|t1|1")  # GenerateDataKey
+    assert len(key) == 32 and root_new == new_root
+    assert provider.unwrap(wrapped_new, "index|t1|1", root_new) == key
     with pytest.raises(ConfigurationError):
         AwsKmsKeyProvider("plain-key-id", kms)

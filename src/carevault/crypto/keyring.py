@@ -79,7 +79,8 @@ class Keyring:
     # -- tenants and branch keys ---------------------------------------------------
 
     def new_wrapped(self, pk: str, sk: str, context: str) -> dict[str, Any]:
-        wrapped, root = self.provider.wrap(os.urandom(KEY_BYTES), context)
+        """A key-table item holding a new root-wrapped key."""
+        _, wrapped, root = self.provider.generate(context)
         return {"pk": pk, "sk": sk, "wrapped": wrapped, "root": root, "created": int(time.time())}
 
     def ensure_tenant(self, tenant: str) -> None:

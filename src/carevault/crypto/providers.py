@@ -48,6 +48,12 @@ class KeyProvider(ABC):
     def rotate(self) -> str:
         """Make a new root current and return its id; older roots still unwrap."""
 
+    def generate(self, context: str) -> tuple[bytes, bytes, str]:
+        """A new random 256-bit key: (key, key wrapped for ``context``, root id)."""
+        key = os.urandom(KEY_BYTES)
+        wrapped, root = self.wrap(key, context)
+        return key, wrapped, root
+
 
 def _version(root_id: str, prefix: str) -> int:
     kind, _, number = root_id.partition(":")
@@ -190,6 +196,13 @@ class AwsKmsKeyProvider(KeyProvider):
             KeyId=self.alias, Plaintext=key, EncryptionContext={"carevault": context}
         )
         return bytes(resp["CiphertextBlob"]), str(resp["KeyId"])
+
+    def generate(self, context: str) -> tuple[bytes, bytes, str]:
+        """KMS makes the key (GenerateDataKey): its randomness never depends on this host."""
+        resp = self._client.generate_data_key(
+            KeyId=self.alias, KeySpec="AES_256", EncryptionContext={"carevault": context}
+        )
+        return bytes(resp["Plaintext"]), bytes(resp["CiphertextBlob"]), str(resp["KeyId"])
 
     def unwrap(self, wrapped: bytes, context: str, root_id: str) -> bytes:
         try:
