@@ -81,3 +81,17 @@ def test_kms_provider_wraps_unwraps_and_rotates_by_alias() -> None:
     assert provider.unwrap(wrapped_new, "index|t1|1", root_new) == key
     with pytest.raises(ConfigurationError):
         AwsKmsKeyProvider("plain-key-id", kms)
+
+
+def test_keyring_cache_stays_within_its_size(tmp_path: Path) -> None:
+    from carevault.crypto import Keyring
+    from carevault.store import open_store
+
+    keys = open_store(f"sqlite:///{tmp_path / 'keys.db'}")
+    keys.create_table()
+    ring = Keyring(keys, LocalKeyProvider.create(tmp_path / "root.key"), cache_size=5)
+    ring.ensure_tenant("t1")
+    for i in range(20):
+        ring.subject_key("t1", f"s{i}", create=True)
+        assert len(ring._cache) <= 5
+    assert ring.subject_key("t1", "s19")[0] == 1  # still served, from cache or the table

@@ -51,10 +51,18 @@ class IndexKeys:
 class Keyring:
     """Keys for many tenants, from one key table and one root provider."""
 
-    def __init__(self, keys: Store, provider: KeyProvider, *, cache_ttl: float = 300.0) -> None:
+    def __init__(
+        self,
+        keys: Store,
+        provider: KeyProvider,
+        *,
+        cache_ttl: float = 300.0,
+        cache_size: int = 100_000,
+    ) -> None:
         self.keys = keys
         self.provider = provider
         self.cache_ttl = cache_ttl
+        self.cache_size = cache_size
         self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
@@ -67,8 +75,18 @@ class Keyring:
             return hit[1]
         value = load()
         with self._lock:
+            if len(self._cache) >= self.cache_size:
+                self._evict(now)
             self._cache[key] = (now + self.cache_ttl, value)
         return value
+
+    def _evict(self, now: float) -> None:
+        """Drop expired entries, then the oldest, so the cache stays within its size."""
+        for stale in [k for k, (expiry, _) in self._cache.items() if expiry <= now]:
+            del self._cache[stale]
+        excess = len(self._cache) - self.cache_size + 1
+        for oldest in list(self._cache)[: max(excess, 0)]:
+            del self._cache[oldest]
 
     def forget(self, *prefix: str) -> None:
         """Drop cached keys whose cache key starts with ``prefix`` (all if empty)."""
