@@ -175,12 +175,15 @@ class SqlStore(Store):
         keys = [_key_of(a) for a in actions]
         with self._transaction(keys) as conn:
             stored = self._stored(conn, keys)
-            current = {key: decode(raw) for key, raw in stored.items()}
             reasons: list[CancelReason | None] = []
             for action, key in zip(actions, keys, strict=True):
-                old = current.get(key)
+                if action.condition is None:
+                    reasons.append(None)
+                    continue
+                raw = stored.get(key)
+                old = None if raw is None else decode(raw)
                 seen = old if old is not None and visible(old, now) else None
-                ok = action.condition is None or action.condition.holds(seen)
+                ok = action.condition.holds(seen)
                 reasons.append(None if ok else CancelReason.CONDITION_FAILED)
             if any(reasons):
                 if single:
@@ -190,16 +193,16 @@ class SqlStore(Store):
             puts: list[Sequence[Any]] = []
             deletes: list[Key] = []
             for action, key in zip(actions, keys, strict=True):
-                old = current.get(key)
+                old_raw = stored.get(key)
                 if isinstance(action, Put):
                     item = action.item
                     data = encode(item)
-                    puts.append((*(item.get(c) for c in KEY_COLUMNS), item.get("expires_at"), data))
-                    if old is None or not same(old, item):
-                        changes.append((key, stored.get(key), data))
-                elif isinstance(action, Delete) and old is not None:
+                    puts.append((*[item.get(c) for c in KEY_COLUMNS], item.get("expires_at"), data))
+                    if old_raw is None or _changed(old_raw, data):
+                        changes.append((key, old_raw, data))
+                elif isinstance(action, Delete) and old_raw is not None:
                     deletes.append(key)
-                    changes.append((key, stored[key], None))
+                    changes.append((key, old_raw, None))
             self._apply(conn, puts, deletes)
             self._record(conn, changes, now)
 
@@ -230,7 +233,7 @@ class SqlStore(Store):
         else:
             self._many(conn, sql, rows)
 
-    @property
+    @cached_property
     def _upsert_sql(self) -> str:
         columns = (*KEY_COLUMNS, "expires_at", "data")
         marks = ", ".join([self.P] * len(columns))
@@ -291,6 +294,17 @@ class SqlStore(Store):
                         gone.append((key, bytes(row[0]), None))
                 self._record(conn, gone, now)
             removed += len(gone)
+
+
+def _changed(old: bytes, new: bytes) -> bool:
+    """Whether a put changes the stored item (a no-op put records no change).
+
+    Equal bytes: unchanged. Different lengths: changed, since MessagePack's length does not
+    depend on key order. Only equal-length payloads that differ are decoded and compared.
+    """
+    if old == new:
+        return False
+    return len(old) != len(new) or not same(decode(old), decode(new))
 
 
 def _sort_clause(column: str, op: str, p: str) -> str:

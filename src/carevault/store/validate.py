@@ -16,6 +16,7 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 KEY_PAIRS = (("pk", "sk"), *((f"gsi{n}pk", f"gsi{n}sk") for n in range(1, 6)))
 KEY_COLUMNS = tuple(name for pair in KEY_PAIRS for name in pair)
+_NAMES_SEEN: set[str] = set()  # attribute names already found valid
 
 
 def string_size(value: str, field: str) -> int:
@@ -93,8 +94,10 @@ def check_item(item: object, field: str = "item") -> int:
                 raise ValidationError(f"{field}.{name}", "must be a non-negative integer")
     size = 0
     for name, value in item.items():
-        if type(name) is not str or not NAME_RE.fullmatch(name):
-            raise ValidationError(field, "attribute names must match [A-Za-z_][A-Za-z0-9_]{0,63}")
+        if name not in _NAMES_SEEN:
+            check_name(name, field)
+            if len(_NAMES_SEEN) < 10_000:
+                _NAMES_SEEN.add(name)
         size += len(name) + value_size(value, f"{field}.{name}")
     if size > MAX_ITEM_BYTES:
         raise ItemTooLarge(field, f"item is {size} bytes; the limit is {MAX_ITEM_BYTES}")
