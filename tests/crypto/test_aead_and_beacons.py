@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 
 from carevault.crypto import aead
 from carevault.crypto.beacons import BeaconIndex, beacon
-from carevault.crypto.normalize import email, identifier, iso_date, name, phone, prefix, sounds_like
+from carevault.crypto.normalize import (
+    email,
+    identifier,
+    iso_date,
+    name,
+    phone,
+    phone_in,
+    prefix,
+    sounds_like,
+)
 from carevault.errors import IntegrityError, ValidationError
 
 KEY = bytes(range(32))
@@ -97,6 +106,7 @@ def test_normalizers_handle_real_variants() -> None:
     assert email(f"{fullwidth}@example.com") == "jane@example.com"
     assert phone("(415) 555-0132") == phone("+1 415.555.0132") == "+14155550132"
     assert phone("020 7946 0958", region="GB") == "+442079460958"
+    assert phone_in("GB")("020 7946 0958") == "+442079460958"  # default region configurable
     assert name("Müller") == name("MULLER") == name("muller")
     assert name("O'Brien") == name("obrien")
     assert name("Łódź") == "lodz"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from carevault.crypto.keyring import TENANTS, Keyring, Progress, _v
+from carevault.crypto.keyring import Keyring, Progress, _v
 from carevault.errors import ConditionFailed, KeyNotFound
 from carevault.store import Attr
 
@@ -23,8 +23,7 @@ def rotate_root(ring: Keyring, progress: Progress | None = None) -> int:
 def rewrap_root(ring: Keyring, progress: Progress | None = None) -> int:
     """Re-wrap every branch and index key not yet under the current root (resumable)."""
     current, done = ring.provider.current_id(), 0
-    for tenant_item in ring.keys.query_all(TENANTS):
-        tenant = tenant_item["sk"]
+    for tenant in ring.tenants():
         for kind in ("BRANCH", "INDEX"):
             for item in ring.keys.query_all(f"T#{tenant}#{kind}"):
                 if item["sk"] == "#" or item["root"] == current:
