@@ -1,0 +1,29 @@
+"""Record ids: ULIDs, random and time-sortable, so keys sort by creation time as strings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ulid import ULID
+
+from carevault.errors import ValidationError
+
+
+def new_id() -> str:
+    """A new id: 26 Crockford base32 characters, sorting by creation time."""
+    return str(ULID())
+
+
+def check_id(value: object, field: str = "id") -> str:
+    """``value`` if it is an id carevault issued; ValidationError naming ``field`` if not."""
+    if type(value) is not str or len(value) != 26:
+        raise ValidationError(field, "must be a 26-character ULID")
+    try:
+        return str(ULID.from_str(value))
+    except ValueError:
+        raise ValidationError(field, "must be a 26-character ULID") from None
+
+
+def id_time(value: str) -> datetime:
+    """When an id was made (UTC, millisecond precision)."""
+    return ULID.from_str(check_id(value)).datetime
