@@ -64,6 +64,7 @@ class Keyring:
         self.cache_ttl = cache_ttl
         self.cache_size = cache_size
         self._cache: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._ensured: set[str] = set()  # tenants known to have keys (they are never removed)
         self._lock = threading.Lock()
 
     # -- cache ---------------------------------------------------------------------
@@ -103,8 +104,11 @@ class Keyring:
 
     def ensure_tenant(self, tenant: str) -> None:
         """Create the tenant's first branch and index keys, once (safe to repeat and race)."""
+        if tenant in self._ensured:
+            return
         for _ in range(5):
             if self.keys.get(f"T#{tenant}#BRANCH", "#") is not None:
+                self._ensured.add(tenant)
                 return
             actions = [
                 Put({"pk": TENANTS, "sk": tenant}),
@@ -120,6 +124,7 @@ class Keyring:
             ]
             try:
                 self.keys.transact_write(actions)
+                self._ensured.add(tenant)
                 return
             except ConflictError:  # a racing creator: look again
                 continue

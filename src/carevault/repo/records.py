@@ -81,8 +81,9 @@ class Records:
             raise ValidationError("record.id", "must be a non-empty id without '#'")
         return f"T#{self.tenant}#{type_name}#{record_id}", "#"
 
-    def _aad(self, type_name: str, record_id: str, name: str, version: int) -> bytes:
-        return f"{self.tenant}|{type_name}|{record_id}|{name}|{version}".encode()
+    def _context(self, type_name: str, record_id: str, version: int) -> tuple[bytes, bytes]:
+        """A field's associated data is ``prefix + field + suffix``: tenant|type|id|field|kv."""
+        return f"{self.tenant}|{type_name}|{record_id}|".encode(), f"|{version}".encode()
 
     # -- writing ---------------------------------------------------------------------
 
@@ -123,8 +124,9 @@ class Records:
         if expected_version is not None and expected_version != version:
             raise ConflictError("the record changed since it was read; read it again")
         kv, key = self.ring.subject_key(self.tenant, subject, create=True)
+        prefix, suffix = self._context(type_name, record_id, kv)
         sealed = {
-            name: aead.seal(key, kv, _pack(value), self._aad(type_name, record_id, name, kv))
+            name: aead.seal(key, kv, _pack(value), prefix + name.encode() + suffix)
             for name, value in fields.items()
             if name in rt.phi
         }
@@ -166,8 +168,8 @@ class Records:
         fields = dict(item["plain"])
         if item["sealed"]:
             kv, key = self.ring.subject_key(self.tenant, item["subject"])
-            prefix = f"{self.tenant}|{type_name}|{record_id}|".encode()
-            opened = aead.open_fields(key, kv, item["sealed"], prefix, f"|{kv}".encode())
+            prefix, suffix = self._context(type_name, record_id, kv)
+            opened = aead.open_fields(key, kv, item["sealed"], prefix, suffix)
             for name, plaintext in opened.items():
                 fields[name] = _unpack(plaintext)
         return Record(type_name, record_id, int(item["version"]), fields)

@@ -171,15 +171,11 @@ class DynamoStore(Store):
         self._client.transact_write_items(TransactItems=items)
 
     def _write_one(self, action: Action, now: int) -> None:
-        ex = Expr()
-        args: dict[str, Any] = {"TableName": self.table}
-        if action.condition is not None:
-            args["ConditionExpression"] = ex.write_condition(action.condition, now)
-            args.update(ex.kwargs())
-        if isinstance(action, Put):
-            self._client.put_item(Item=dump_item(action.item), **args)
+        ((kind, body),) = self._transact_item(action, now).items()
+        if kind == "Put":
+            self._client.put_item(**body)
         else:
-            self._client.delete_item(Key=_key(action.pk, action.sk), **args)
+            self._client.delete_item(**body)
 
     def _transact_item(self, action: Action, now: int) -> dict[str, Any]:
         ex = Expr()
