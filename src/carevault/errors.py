@@ -5,14 +5,18 @@
     ├── ValidationError           input breaks a rule; names the field and the rule
     │   ├── ItemTooLarge          an item is over 400 KB
     │   ├── TransactionTooLarge   over 100 actions or 4 MB in one transaction
-    │   └── InvalidCursor         a cursor is malformed or belongs to another query
+    │   ├── InvalidCursor         a cursor is malformed or belongs to another query
+    │   └── InvalidTransition     a workflow step is not allowed from the current status
     ├── CryptoError               keys or ciphertexts cannot be used
     │   ├── IntegrityError        a ciphertext was altered, truncated or moved to another context
     │   └── KeyNotFound           no key exists for that tenant, subject or version
     │       └── KeyDestroyed      the subject's key was shredded: its data is gone for good
+    ├── NotFound                  no such entity in this clinic (or it was deleted)
     ├── ConflictError             a write lost to a condition or to another writer
     │   ├── ConditionFailed       the condition of a single put or delete was false
-    │   └── TransactionCanceled   a transaction wrote nothing; ``reasons`` says why, per action
+    │   ├── TransactionCanceled   a transaction wrote nothing; ``reasons`` says why, per action
+    │   ├── DuplicateValue        a value that must be unique is taken; names field and rule
+    │   └── Unavailable           the time asked for is taken or outside the schedule
     └── StoreError                the engine failed (driver errors are translated into these)
         ├── StoreUnavailable      the engine cannot be reached or is busy; retrying may help
         │   └── Throttled         the engine refused for load; retry with backoff
@@ -58,6 +62,19 @@ class InvalidCursor(ValidationError):
     """A cursor is malformed or was issued for another query."""
 
 
+class InvalidTransition(ValidationError):
+    """A workflow step (a status change) is not allowed from the entity's current status."""
+
+
+class NotFound(CarevaultError):
+    """No entity of that type and id exists in this clinic, or it was deleted."""
+
+    def __init__(self, kind: str, entity_id: str) -> None:
+        super().__init__(f"{kind} {entity_id} not found")
+        self.kind = kind
+        self.entity_id = entity_id
+
+
 class CryptoError(CarevaultError):
     """Keys or ciphertexts cannot be used."""
 
@@ -99,6 +116,24 @@ class TransactionCanceled(ConflictError):
             f"action {i}: {r.value}" for i, r in enumerate(self.reasons) if r is not None
         )
         super().__init__(f"transaction canceled ({failed or 'no action named'})")
+
+
+class DuplicateValue(ConflictError):
+    """A value that must be unique (an MRN in a clinic, a login email) is already taken."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+class Unavailable(ConflictError):
+    """The time asked for is taken, or outside the schedule; ``field`` and ``rule`` say why."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
 
 
 class StoreError(CarevaultError):

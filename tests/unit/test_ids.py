@@ -7,7 +7,7 @@ import time
 import pytest
 
 from carevault.errors import ValidationError
-from carevault.ids import check_id, id_time, new_id
+from carevault.domain.ids import check_id, id_time, new_id
 
 
 def test_ids_sort_by_creation_time() -> None:

@@ -1,0 +1,30 @@
+"""Entities of the practice-management domain (pure: no storage, no crypto)."""
+
+from carevault.domain.audit import AuditEvent
+from carevault.domain.base import Entity, Key, Search
+from carevault.domain.billing import Invoice
+from carevault.domain.clinic import Clinic, ProviderProfile, User
+from carevault.domain.clinical import ClinicalNote, Document, MedicalRecord, TreatmentRecord
+from carevault.domain.intake import (
+    Consent,
+    InsuranceVerification,
+    Invitation,
+    Registration,
+    Session,
+)
+from carevault.domain.patient import Patient
+from carevault.domain.scheduling import Appointment, TimeBlock
+
+ENTITIES: tuple[type[Entity], ...] = (
+    Clinic, User, ProviderProfile, Patient, Appointment, TimeBlock, ClinicalNote,
+    MedicalRecord, Document, Invoice, TreatmentRecord, Consent, InsuranceVerification,
+    Registration, Invitation, Session, AuditEvent,
+)  # fmt: skip
+"""Every stored entity; the data-model table in docs/data-model.md is generated from it."""
+
+__all__ = [
+    "ENTITIES", "Appointment", "AuditEvent", "Clinic", "ClinicalNote", "Consent", "Document",
+    "Entity", "InsuranceVerification", "Invitation", "Invoice", "Key", "MedicalRecord",
+    "Patient", "ProviderProfile", "Registration", "Search", "Session", "TimeBlock",
+    "TreatmentRecord", "User",
+]  # fmt: skip

@@ -1,0 +1,90 @@
+"""Audit events: who did what to which record, when, with what outcome; never PHI."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import Field, model_validator
+
+from carevault.domain.base import Entity, Id, Key, UtcDateTime
+
+SHARDS = 4
+"""Partitions one clinic's events of a day are spread over (a bounded fan-out to read)."""
+
+
+class Action(StrEnum):
+    CREATE = "CREATE"
+    READ = "READ"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+    EXPORT = "EXPORT"
+    SEARCH = "SEARCH"
+    LOGIN = "LOGIN"
+    LOGOUT = "LOGOUT"
+    LOGIN_FAILED = "LOGIN_FAILED"
+    DENIED = "DENIED"
+    BREAK_GLASS = "BREAK_GLASS"
+
+
+class Level(StrEnum):
+    STANDARD = "standard"
+    HIPAA = "hipaa"
+    CRITICAL = "critical"
+
+
+class Outcome(StrEnum):
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    DENIED = "DENIED"
+
+
+class AuditEvent(Entity):
+    """One audited action; ids and enums only, so it can be kept and shown without PHI."""
+
+    TYPE: ClassVar[str] = "AUDIT"
+    SUBJECT: ClassVar[str | None] = None
+    KEYS: ClassVar[tuple[Key, ...]] = (
+        Key(
+            index="gsi1",
+            pk="AUDIT#DAY#{day}#S{shard}",
+            sk="{at}#{id}",
+            purpose="a clinic's events by time, sharded (A15)",
+        ),
+        Key(
+            index="gsi3",
+            pk="AUDIT#PATIENT#{patient_id}",
+            sk="{at}#{id}",
+            purpose="accounting of disclosures for a patient (A15)",
+        ),
+        Key(
+            index="gsi4",
+            pk="AUDIT#LEVEL#{level}#{day}",
+            sk="{at}#{id}",
+            purpose="events by compliance level and time (A15)",
+        ),
+    )
+
+    at: UtcDateTime
+    day: date | None = None  # derived from ``at``
+    shard: int = Field(default=0, ge=0, lt=SHARDS)  # derived from the id
+    actor_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_:-]+$")
+    role: str = Field(min_length=1, max_length=20)
+    action: Action
+    resource_type: str = Field(min_length=1, max_length=20, pattern=r"^[A-Z_]+$")
+    resource_id: str | None = Field(default=None, max_length=64)
+    patient_id: Id | None = None
+    purpose: str = Field(default="TREATMENT", max_length=20, pattern=r"^[A-Z_]+$")
+    outcome: Outcome = Outcome.SUCCESS
+    level: Level = Level.HIPAA
+    request_id: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _derived(self) -> AuditEvent:
+        object.__setattr__(self, "day", self.at.date())
+        object.__setattr__(self, "shard", zlib.crc32(self.id.encode()) % SHARDS)
+        return self
+
+

@@ -1,0 +1,175 @@
+"""The entity base: fields, PHI, keys, lookups, uniques and references declared in one place.
+
+An entity's class variables are its storage declaration, read by ``carevault.repo``:
+
+- ``TYPE``: the type name in keys (``T#{t}#{TYPE}#{id}``);
+- ``PHI``: fields sealed under the subject's data key (never in a key, log or error);
+- ``SUBJECT``: the field naming whose data key seals it (``"@self"``: the entity itself);
+- ``KEYS``: GSI templates over plain fields (GSI2 is always the subject's history);
+- ``WHEN``: the subject-history sort template; ``LOOKUPS``/``UNIQUE``: beacon searches;
+- ``REFS``: fields naming entities that must exist in the same clinic when it is written.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pydantic
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+
+from carevault.domain.ids import check_id, new_id
+from carevault.errors import ValidationError
+
+SELF = "@self"
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must include a time zone offset")
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+UtcDateTime = Annotated[
+    datetime,
+    AfterValidator(_utc),
+    PlainSerializer(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ"), return_type=str, when_used="json"),
+]
+"""An instant, stored as fixed-width UTC ISO-8601 (``2025-06-15T14:00:00Z``), sortable."""
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, to the second."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _id(value: str) -> str:
+    try:
+        return check_id(value)
+    except ValidationError:
+        raise ValueError("must be a 26-character ULID") from None
+
+
+Id = Annotated[str, AfterValidator(_id)]
+"""A time-sortable random id (ULID)."""
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as America/New_York") from None
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_zone)]
+
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+
+def _clock(value: str) -> str:
+    if not _CLOCK.match(value):
+        raise ValueError("must be a time of day HH:MM from 00:00 to 24:00")
+    return value
+
+
+ClockTime = Annotated[str, AfterValidator(_clock)]
+"""A local wall-clock time ``HH:MM``; ``24:00`` is the end of the day."""
+
+
+def minutes(clock: str) -> int:
+    """Minutes since midnight of an ``HH:MM`` clock time."""
+    hours, mins = clock.split(":")
+    return int(hours) * 60 + int(mins)
+
+
+def local_instant(day: date, clock: str, zone: str) -> datetime:
+    """The UTC instant of wall-clock ``clock`` on ``day`` in ``zone`` (24:00 = next midnight)."""
+    total = minutes(clock)
+    naive = datetime.combine(day, time(0)) + timedelta(minutes=total)
+    return naive.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+Cents = Annotated[int, Field(ge=0, le=10**12)]
+"""An amount of money in minor units (cents): exact, never a float."""
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+Text = Annotated[str, Field(min_length=1, max_length=10_000)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Short = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Key(BaseModel):
+    """A GSI key template over plain fields: ``{field}`` placeholders, pk after ``T#{t}#``."""
+
+    model_config = ConfigDict(frozen=True)
+    index: Literal["gsi1", "gsi3", "gsi4", "gsi5"]
+    pk: str
+    sk: str
+    purpose: str
+
+
+class Search(BaseModel):
+    """An encrypted search over a PHI field: beacon index name, normalizer and bit length."""
+
+    model_config = ConfigDict(frozen=True)
+    index: str
+    field: str
+    normalizer: Literal["email", "phone", "name", "prefix3", "sounds_like", "identifier"]
+    bits: int = Field(ge=4, le=64)
+    across_tenants: bool = False
+
+
+class Entity(BaseModel):
+    """A stored entity: an id, a version for optimistic locking, and who changed it when."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, str_strip_whitespace=True)
+
+    TYPE: ClassVar[str]
+    PHI: ClassVar[frozenset[str]] = frozenset()
+    SUBJECT: ClassVar[str | None] = "patient_id"
+    KEYS: ClassVar[tuple[Key, ...]] = ()
+    WHEN: ClassVar[str] = "{created_at}"
+    LOOKUPS: ClassVar[tuple[Search, ...]] = ()
+    UNIQUE: ClassVar[tuple[Search, ...]] = ()
+    REFS: ClassVar[dict[str, str]] = {}
+    EXPIRES: ClassVar[str | None] = None  # a datetime field after which the item is gone
+
+    id: Id = Field(default_factory=new_id)
+    version: int = Field(default=0, ge=0)
+    created_at: UtcDateTime = Field(default_factory=utcnow)
+    updated_at: UtcDateTime = Field(default_factory=utcnow)
+    created_by: str | None = Field(default=None, max_length=64)
+    updated_by: str | None = Field(default=None, max_length=64)
+    deleted_at: UtcDateTime | None = None
+
+    STORED_APART: ClassVar[frozenset[str]] = frozenset({"id", "version", "deleted_at"})
+
+    @classmethod
+    def create(cls, **data: Any) -> Self:
+        """Validate input into an entity; bad input raises ValidationError naming the field."""
+        return checked(cls, data)
+
+    def changed(self, **data: Any) -> Self:
+        """A copy with ``data`` applied and validated (the version is kept for the update)."""
+        return checked(type(self), {**self.model_dump(), **data})
+
+    def fields(self) -> dict[str, Any]:
+        """The stored form of every field but id, version and deletion (JSON types only)."""
+        return self.model_dump(mode="json", exclude=set(self.STORED_APART))
+
+
+E = TypeVar("E", bound=BaseModel)
+
+
+def checked(cls: type[E], data: dict[str, Any]) -> E:
+    """``cls`` validated from ``data``; pydantic's errors become one ValidationError."""
+    try:
+        return cls.model_validate(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "entity"
+        kind = getattr(cls, "TYPE", cls.__name__).lower()
+        rule = str(first["msg"]).removeprefix("Value error, ")
+        raise ValidationError(f"{kind}.{where}", rule) from None

@@ -1,0 +1,163 @@
+"""Clinics (the tenants), their users and the providers' professional profiles."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from carevault.domain.base import (
+    SELF,
+    Cents,
+    ClockTime,
+    Currency,
+    Entity,
+    Id,
+    Key,
+    Name,
+    Search,
+    Short,
+    TimeZone,
+    minutes,
+)
+
+
+class Plan(StrEnum):
+    TRIAL = "TRIAL"
+    BASIC = "BASIC"
+    PROFESSIONAL = "PROFESSIONAL"
+    ENTERPRISE = "ENTERPRISE"
+
+
+class Subscription(BaseModel):
+    """What the clinic pays for."""
+
+    model_config = ConfigDict(extra="forbid")
+    plan: Plan = Plan.TRIAL
+    seats: int = Field(default=5, ge=1, le=10_000)
+    active: bool = True
+
+
+class ClinicSettings(BaseModel):
+    """How the clinic schedules and bills."""
+
+    model_config = ConfigDict(extra="forbid")
+    slot_minutes: int = Field(default=15, ge=5, le=240, multiple_of=5)
+    default_appointment_minutes: int = Field(default=30, ge=5, le=180, multiple_of=5)
+    phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    currency: Currency = "USD"
+    invoice_due_days: int = Field(default=30, ge=0, le=365)
+    mfa_for_all_roles: bool = False
+
+
+class Clinic(Entity):
+    """A clinic: the tenant every other entity belongs to."""
+
+    TYPE: ClassVar[str] = "CLINIC"
+    SUBJECT: ClassVar[str | None] = SELF
+    PHI: ClassVar[frozenset[str]] = frozenset({"address", "phone", "email"})
+    KEYS: ClassVar[tuple[Key, ...]] = ()  # listed platform-wide by the clinic directory
+
+    name: Name
+    time_zone: TimeZone = "UTC"
+    address: str | None = Field(default=None, max_length=500)
+    phone: str | None = Field(default=None, max_length=40)
+    email: EmailStr | None = None
+    settings: ClinicSettings = Field(default_factory=ClinicSettings)
+    subscription: Subscription = Field(default_factory=Subscription)
+    active: bool = True
+
+
+class Role(StrEnum):
+    ADMIN = "ADMIN"
+    DOCTOR = "DOCTOR"
+    STAFF = "STAFF"
+    BILLING = "BILLING"
+    AUDITOR = "AUDITOR"
+    PATIENT = "PATIENT"
+
+
+class User(Entity):
+    """A person who signs in: clinic staff, or a patient using the portal."""
+
+    TYPE: ClassVar[str] = "USER"
+    SUBJECT: ClassVar[str | None] = SELF
+    PHI: ClassVar[frozenset[str]] = frozenset({"first_name", "last_name", "email", "phone"})
+    KEYS: ClassVar[tuple[Key, ...]] = (
+        Key(index="gsi1", pk="{TYPE}", sk="{id}", purpose="every user of the clinic"),
+        Key(index="gsi4", pk="USER#ROLE#{role}", sk="{id}", purpose="users by role (A2)"),
+    )
+    UNIQUE: ClassVar[tuple[Search, ...]] = (
+        Search(index="login", field="email", normalizer="email", bits=64, across_tenants=True),
+    )
+    REFS: ClassVar[dict[str, str]] = {"patient_id": "PATIENT"}
+
+    first_name: Name
+    last_name: Name
+    email: EmailStr
+    phone: str | None = Field(default=None, max_length=40)
+    role: Role
+    active: bool = True
+    patient_id: Id | None = None  # the portal user's own patient record
+
+
+class DayHours(BaseModel):
+    """Working hours on one weekday, local time; ``end`` may be 24:00."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: ClockTime
+    end: ClockTime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DayHours:
+        if minutes(self.end) <= minutes(self.start):
+            raise ValueError("end must be after start")
+        return self
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class WorkingHours(BaseModel):
+    """A provider's weekly hours; a day left out is a day off."""
+
+    model_config = ConfigDict(extra="forbid")
+    monday: DayHours | None = None
+    tuesday: DayHours | None = None
+    wednesday: DayHours | None = None
+    thursday: DayHours | None = None
+    friday: DayHours | None = None
+    saturday: DayHours | None = None
+    sunday: DayHours | None = None
+
+    def on(self, weekday: int) -> DayHours | None:
+        """Hours on ``weekday`` (0 = Monday)."""
+        hours: DayHours | None = getattr(self, WEEKDAYS[weekday])
+        return hours
+
+
+class ProviderProfile(Entity):
+    """A provider's professional profile and availability; its id is the provider's user id."""
+
+    TYPE: ClassVar[str] = "PROVIDER"
+    SUBJECT: ClassVar[str | None] = None
+    KEYS: ClassVar[tuple[Key, ...]] = (
+        Key(index="gsi1", pk="{TYPE}", sk="{id}", purpose="every provider of the clinic"),
+        Key(
+            index="gsi5",
+            pk="PROVIDER#SPECIALTY#{specialization}",
+            sk="{id}",
+            purpose="providers by specialization",
+        ),
+    )
+    REFS: ClassVar[dict[str, str]] = {"id": "USER"}
+
+    license_number: Short
+    specialization: str = Field(min_length=1, max_length=80, pattern=r"^[^#]+$")
+    department: str | None = Field(default=None, max_length=200)
+    years_of_experience: int | None = Field(default=None, ge=0, le=80)
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
+    consultation_fee: Cents = 0
+    currency: Currency = "USD"
+    accepting_patients: bool = True

@@ -1,0 +1,166 @@
+"""Intake and portal: consents, insurance verifications, registrations, invitations, sessions."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from carevault.domain.base import SELF, Entity, Id, Key, Name, Short, UtcDateTime
+from carevault.domain.patient import Insurance
+
+
+class ConsentKind(StrEnum):
+    HIPAA = "HIPAA"
+    TREATMENT = "TREATMENT"
+    COMMUNICATION = "COMMUNICATION"
+    RESEARCH = "RESEARCH"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    SMS = "sms"
+    MAIL = "mail"
+    PORTAL = "portal"
+
+
+class Consent(Entity):
+    """A patient's consent (or its revocation): what, when, and how they may be contacted."""
+
+    TYPE: ClassVar[str] = "CONSENT"
+    PHI: ClassVar[frozenset[str]] = frozenset({"signed_name", "notes"})
+    WHEN: ClassVar[str] = "{granted_at}"
+    REFS: ClassVar[dict[str, str]] = {"patient_id": "PATIENT"}
+
+    patient_id: Id
+    kind: ConsentKind
+    granted: bool = True
+    granted_at: UtcDateTime
+    channels: list[Channel] = Field(default_factory=list, max_length=5)
+    signed_name: str | None = Field(default=None, max_length=200)
+    notes: str | None = Field(default=None, max_length=2000)
+    revoked_at: UtcDateTime | None = None
+    revocation_reason: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _order(self) -> Consent:
+        if self.revoked_at is not None and self.revoked_at < self.granted_at:
+            raise ValueError("revoked_at must not be before granted_at")
+        return self
+
+
+class VerificationStatus(StrEnum):
+    PENDING = "PENDING"
+    VERIFIED = "VERIFIED"
+    REJECTED = "REJECTED"
+
+
+class VerificationResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    coverage_active: bool
+    plan_name: str | None = Field(default=None, max_length=200)
+    copay: int | None = Field(default=None, ge=0)
+    deductible_remaining: int | None = Field(default=None, ge=0)
+    message: str | None = Field(default=None, max_length=1000)
+
+
+class InsuranceVerification(Entity):
+    """A request to verify a patient's insurance, and its outcome."""
+
+    TYPE: ClassVar[str] = "INSVER"
+    PHI: ClassVar[frozenset[str]] = frozenset({"insurance", "result"})
+    KEYS: ClassVar[tuple[Key, ...]] = (
+        Key(
+            index="gsi4",
+            pk="INSVER#STATUS#{status}",
+            sk="{created_at}#{id}",
+            purpose="verifications by status (work queue)",
+        ),
+    )
+    REFS: ClassVar[dict[str, str]] = {"patient_id": "PATIENT"}
+
+    patient_id: Id
+    insurance: Insurance
+    status: VerificationStatus = VerificationStatus.PENDING
+    result: VerificationResult | None = None
+    verified_at: UtcDateTime | None = None
+
+
+class RegistrationStatus(StrEnum):
+    PENDING = "PENDING"
+    CONVERTED = "CONVERTED"
+    REJECTED = "REJECTED"
+
+
+class Registration(Entity):
+    """A self-registration before a patient record exists; converted into a patient."""
+
+    TYPE: ClassVar[str] = "REGISTRATION"
+    SUBJECT: ClassVar[str | None] = SELF
+    PHI: ClassVar[frozenset[str]] = frozenset(
+        {"first_name", "last_name", "email", "phone", "date_of_birth", "concerns"}
+    )
+    KEYS: ClassVar[tuple[Key, ...]] = (
+        Key(
+            index="gsi4",
+            pk="REGISTRATION#STATUS#{status}",
+            sk="{created_at}#{id}",
+            purpose="registrations by status (work queue)",
+        ),
+    )
+
+    first_name: Name
+    last_name: Name
+    email: EmailStr
+    phone: str | None = Field(default=None, max_length=40)
+    date_of_birth: date | None = None
+    concerns: list[Short] = Field(default_factory=list, max_length=20)
+    status: RegistrationStatus = RegistrationStatus.PENDING
+    patient_id: Id | None = None  # set when converted
+
+
+class InvitationStatus(StrEnum):
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    REVOKED = "REVOKED"
+
+
+class Invitation(Entity):
+    """A portal invitation: only the token's SHA-256 is stored, and it expires (7 days)."""
+
+    TYPE: ClassVar[str] = "INVITE"
+    KEYS: ClassVar[tuple[Key, ...]] = ()
+    EXPIRES: ClassVar[str | None] = "expires_at"
+    REFS: ClassVar[dict[str, str]] = {"patient_id": "PATIENT"}
+
+    patient_id: Id
+    token_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    expires_at: UtcDateTime
+    status: InvitationStatus = InvitationStatus.PENDING
+    accepted_at: UtcDateTime | None = None
+
+
+class SessionKind(StrEnum):
+    PORTAL = "portal"
+    STAFF = "staff"
+    REGISTRATION = "registration"
+
+
+class Session(Entity):
+    """A signed-in session; it expires by TTL and can be ended early."""
+
+    TYPE: ClassVar[str] = "SESSION"
+    SUBJECT: ClassVar[str | None] = None
+    KEYS: ClassVar[tuple[Key, ...]] = (
+        Key(index="gsi4", pk="USER#{user_id}#SESSIONS", sk="{id}", purpose="a user's sessions"),
+    )
+    EXPIRES: ClassVar[str | None] = "expires_at"
+    REFS: ClassVar[dict[str, str]] = {"user_id": "USER"}
+
+    user_id: Id
+    kind: SessionKind = SessionKind.STAFF
+    expires_at: UtcDateTime
+    active: bool = True

@@ -1,0 +1,173 @@
+"""Patients: demographics, contact, insurance and medical summary (all PHI), and status."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from carevault.domain.base import (
+    SELF,
+    Entity,
+    Id,
+    Key,
+    Name,
+    Search,
+    Short,
+    UtcDateTime,
+)
+
+
+class Gender(StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+    OTHER = "other"
+    UNDISCLOSED = "prefer-not-to-say"
+
+
+class PatientStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    COMPLETED = "COMPLETED"
+    TRANSFERRED = "TRANSFERRED"
+
+
+class AccountStatus(StrEnum):
+    NONE = "NONE"
+    PENDING = "PENDING"
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+
+
+class ContactMethod(StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class BloodType(StrEnum):
+    O_POS, O_NEG, A_POS, A_NEG = "O+", "O-", "A+", "A-"
+    B_POS, B_NEG, AB_POS, AB_NEG = "B+", "B-", "AB+", "AB-"
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    street: Short
+    city: Short
+    region: str | None = Field(default=None, max_length=100)
+    postal_code: str | None = Field(default=None, max_length=20)
+    country: Short
+
+
+class EmergencyContact(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: Name
+    relationship: Short
+    phone: str = Field(min_length=3, max_length=40)
+
+
+class Insurance(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    provider: Short
+    policy_number: Short
+    group_number: str | None = Field(default=None, max_length=60)
+
+
+class Preferences(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    language: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    contact_method: ContactMethod = ContactMethod.EMAIL
+    time_zone: str | None = Field(default=None, max_length=64)
+
+
+class ExternalId(BaseModel):
+    """An id of this patient in another system (an EHR, a lab, a payer)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    system: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")
+    value: str = Field(min_length=1, max_length=80)
+
+    @property
+    def token(self) -> str:
+        return f"{self.system.upper()}:{self.value}"
+
+
+class Patient(Entity):
+    """A patient of one clinic (a client, in a wellness practice)."""
+
+    TYPE: ClassVar[str] = "PATIENT"
+    SUBJECT: ClassVar[str | None] = SELF
+    PHI: ClassVar[frozenset[str]] = frozenset(
+        {
+            "mrn", "first_name", "last_name", "date_of_birth", "gender", "email", "phone",
+            "ssn", "address", "emergency_contact", "insurance", "allergies", "medications",
+            "conditions", "blood_type", "preferences", "external_ids", "external_tokens",
+        }
+    )  # fmt: skip
+    KEYS: ClassVar[tuple[Key, ...]] = (
+        Key(index="gsi1", pk="{TYPE}", sk="{id}", purpose="every patient, oldest first"),
+        Key(
+            index="gsi4",
+            pk="PATIENT#STATUS#{status}",
+            sk="{created_at}#{id}",
+            purpose="patients by status, newest first (A4)",
+        ),
+        Key(
+            index="gsi5",
+            pk="PROVIDER#{primary_provider_id}#PATIENTS",
+            sk="{id}",
+            purpose="a provider's patients",
+        ),
+    )
+    LOOKUPS: ClassVar[tuple[Search, ...]] = (
+        Search(index="patient_email", field="email", normalizer="email", bits=32),
+        Search(index="patient_phone", field="phone", normalizer="phone", bits=32),
+        Search(index="patient_last", field="last_name", normalizer="name", bits=16),
+        Search(index="patient_last3", field="last_name", normalizer="prefix3", bits=10),
+        Search(index="patient_sound", field="last_name", normalizer="sounds_like", bits=12),
+        Search(index="patient_ext", field="external_tokens", normalizer="identifier", bits=32),
+    )
+    UNIQUE: ClassVar[tuple[Search, ...]] = (
+        Search(index="mrn", field="mrn", normalizer="identifier", bits=64),
+    )
+    REFS: ClassVar[dict[str, str]] = {"primary_provider_id": "PROVIDER"}
+
+    mrn: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./_-]*$")
+    first_name: Name
+    last_name: Name
+    date_of_birth: date
+    gender: Gender
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, min_length=3, max_length=40)
+    ssn: str | None = Field(default=None, pattern=r"^\d{3}-?\d{2}-?\d{4}$")
+    address: Address | None = None
+    emergency_contact: EmergencyContact | None = None
+    insurance: Insurance | None = None
+    allergies: list[Short] = Field(default_factory=list, max_length=100)
+    medications: list[Short] = Field(default_factory=list, max_length=100)
+    conditions: list[Short] = Field(default_factory=list, max_length=100)
+    blood_type: BloodType | None = None
+    preferences: Preferences = Field(default_factory=Preferences)
+    external_ids: list[ExternalId] = Field(default_factory=list, max_length=20)
+    external_tokens: list[str] = Field(default_factory=list)  # derived: SYSTEM:value
+    status: PatientStatus = PatientStatus.ACTIVE
+    primary_provider_id: Id | None = None
+    account_status: AccountStatus = AccountStatus.NONE
+    portal_user_id: Id | None = None
+    invitation_sent_at: UtcDateTime | None = None
+    activated_at: UtcDateTime | None = None
+    last_login_at: UtcDateTime | None = None
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _born(cls, value: date) -> date:
+        if value > date.today() or value.year < 1880:
+            raise ValueError("must be a past date after 1880")
+        return value
+
+    def model_post_init(self, context: object, /) -> None:
+        tokens = [e.token for e in self.external_ids]
+        if self.external_tokens != tokens:
+            object.__setattr__(self, "external_tokens", tokens)

@@ -1,0 +1,269 @@
+"""A unit of work over one clinic: typed repositories stage writes; one transaction commits.
+
+Every key is built from the unit's tenant, so no repository can address another clinic:
+an id from another clinic names nothing here. Writes check, inside the transaction, that
+every entity they reference exists (and is not deleted) in this clinic, that unique values
+are free, and that nobody changed the entity since it was read (``version``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from carevault.crypto.keyring import Keyring
+from carevault.domain.base import Entity, checked, utcnow
+from carevault.errors import NotFound, ValidationError
+from carevault.repo.mapping import BY_TYPE, record_type
+from carevault.repo.records import STALE, Records, Staged, commit
+from carevault.store import Attr, ConditionCheck, Item, KeyCondition, Store
+from carevault.store.types import Index
+
+E = TypeVar("E", bound=Entity)
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Listing(Generic[E]):
+    """A page of entities and the cursor to the next page (None at the end)."""
+
+    items: list[E]
+    cursor: str | None
+
+
+class UnitOfWork:
+    """Repositories of one clinic sharing one pending transaction."""
+
+    def __init__(
+        self,
+        store: Store,
+        ring: Keyring,
+        tenant: str,
+        *,
+        actor: str | None = None,
+        phone_region: str = "US",
+        clock: Clock = utcnow,
+    ) -> None:
+        self.store, self.tenant, self.actor, self.clock = store, tenant, actor, clock
+        self.phone_region = phone_region
+        types = [record_type(cls, phone_region) for cls in BY_TYPE.values()]
+        self.records = Records(store, ring, tenant, types)
+        self._staged: list[Staged] = []
+        self._keys: set[tuple[str, str]] = set()
+
+    def __getitem__(self, cls: type[E]) -> Repository[E]:
+        return Repository(self, cls)
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.rollback()
+
+    def stage(self, staged: list[Staged]) -> None:
+        """Add actions to the pending transaction (one action per key, as engines require)."""
+        for entry in staged:
+            key = _key(entry.action)
+            if key in self._keys:
+                raise ValidationError("unit_of_work", "writes the same item twice")
+            self._keys.add(key)
+        self._staged += staged
+
+    def staged_key(self, pk: str, sk: str) -> bool:
+        return (pk, sk) in self._keys
+
+    def commit(self) -> None:
+        """Write everything staged, atomically; nothing is written if any check fails."""
+        staged, self._staged, self._keys = self._staged, [], set()
+        if staged:
+            commit(self.store, staged)
+
+    def rollback(self) -> None:
+        """Forget everything staged."""
+        self._staged, self._keys = [], set()
+
+    def load(self, item: Item) -> Entity:
+        """The entity a stored home item holds, decrypted."""
+        record = self.records.open(item)
+        cls = BY_TYPE[record.type]
+        return checked(
+            cls,
+            {**record.fields, "id": record.id, "version": record.version,
+             "deleted_at": record.deleted_at},
+        )  # fmt: skip
+
+    def history(
+        self,
+        subject: str,
+        *,
+        prefix: str = "",
+        sk: KeyCondition | None = None,
+        forward: bool = True,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Listing[Entity]:
+        """Everything about one subject (a patient), by type and time (GSI2)."""
+        from carevault.store import SortKey  # noqa: PLC0415 (keeps the import list short)
+
+        condition = sk or (SortKey.begins_with(prefix) if prefix else None)
+        page = self.store.query(
+            f"T#{self.tenant}#SUBJECT#{subject}", index="gsi2", sk=condition, forward=forward,
+            limit=limit, cursor=cursor, filter=Attr("deleted_at").not_exists(),
+        )  # fmt: skip
+        return Listing([self.load(i) for i in page.items], page.cursor)
+
+
+def _key(action: Any) -> tuple[str, str]:
+    if hasattr(action, "item"):
+        return action.item["pk"], action.item["sk"]
+    return action.pk, action.sk
+
+
+class Repository(Generic[E]):
+    """Entities of one type in the unit's clinic."""
+
+    def __init__(self, uow: UnitOfWork, cls: type[E]) -> None:
+        self.uow, self.cls = uow, cls
+        self.type = cls.TYPE
+        self.kind = cls.TYPE.lower()
+
+    def _load(self, item: Item) -> E:
+        entity = self.uow.load(item)
+        assert isinstance(entity, self.cls)
+        return entity
+
+    # -- reading ---------------------------------------------------------------------
+
+    def get(self, entity_id: str, *, deleted: bool = False) -> E | None:
+        """The entity with this id, or None (also None if deleted, unless ``deleted``)."""
+        item = self.uow.store.get(*self.uow.records.home(self.type, _checked_id(entity_id)))
+        if item is None or (item.get("deleted_at") and not deleted):
+            return None
+        return self._load(item)
+
+    def require(self, entity_id: str) -> E:
+        """The entity with this id; NotFound if there is none in this clinic."""
+        found = self.get(entity_id)
+        if found is None:
+            raise NotFound(self.kind, entity_id)
+        return found
+
+    def find(self, index: str, value: str) -> list[E]:
+        """Entities whose encrypted field matches ``value`` (beacon lookup, verified)."""
+        found = self.uow.records.find(self.type, index, value)
+        return [self._from_record(r) for r in found]
+
+    def find_unique(self, field: str, value: str) -> E | None:
+        """The entity holding a unique value (MRN, login email)."""
+        record = self.uow.records.find_unique(self.type, field, value)
+        return None if record is None else self._from_record(record)
+
+    def _from_record(self, record: Any) -> E:
+        data = {**record.fields, "id": record.id, "version": record.version}
+        return checked(self.cls, data)
+
+    def query(
+        self,
+        index: Index,
+        partition: str,
+        *,
+        sk: KeyCondition | None = None,
+        forward: bool = True,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Listing[E]:
+        """One page of a GSI partition (``partition`` follows ``T#{tenant}#``)."""
+        page = self.uow.store.query(
+            f"T#{self.uow.tenant}#{partition}", index=index, sk=sk, forward=forward,
+            limit=limit, cursor=cursor,
+        )  # fmt: skip
+        return Listing([self._load(i) for i in page.items], page.cursor)
+
+    def query_all(
+        self, index: Index, partition: str, *, sk: KeyCondition | None = None
+    ) -> Iterator[E]:
+        """Every entity of a GSI partition."""
+        items = self.uow.store.query_all(f"T#{self.uow.tenant}#{partition}", index=index, sk=sk)
+        for item in items:
+            yield self._load(item)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def add(self, entity: E) -> E:
+        """Stage the entity's creation; returns it at version 1."""
+        if entity.version != 0:
+            raise ValidationError(f"{self.kind}.version", "must be 0 for a new entity")
+        return self._stage(entity, None)
+
+    def update(self, entity: E) -> E:
+        """Stage a change; ``entity.version`` must be the version it was read at."""
+        current = self.uow.store.get(*self.uow.records.home(self.type, entity.id))
+        if current is None or current.get("deleted_at"):
+            raise NotFound(self.kind, entity.id)
+        if int(current["version"]) != entity.version:
+            raise STALE
+        now = self.uow.clock()
+        return self._stage(entity.changed(updated_at=now, updated_by=self.uow.actor), current)
+
+    def delete(self, entity_id: str, *, version: int) -> E:
+        """Stage a soft delete: the entity leaves every listing and lookup until restored."""
+        entity = self.require(entity_id)
+        if entity.version != version:
+            raise STALE
+        return self._set_deleted(entity, self.uow.clock())
+
+    def restore(self, entity_id: str) -> E:
+        """Stage the restore of a soft-deleted entity."""
+        entity = self.get(entity_id, deleted=True)
+        if entity is None or entity.deleted_at is None:
+            raise NotFound(self.kind, entity_id)
+        return self._set_deleted(entity, None)
+
+    def _set_deleted(self, entity: E, when: datetime | None) -> E:
+        current = self.uow.store.get(*self.uow.records.home(self.type, entity.id))
+        return self._stage(entity.changed(deleted_at=when), current)
+
+    def _stage(self, entity: E, current: Item | None) -> E:
+        fields = entity.fields()
+        deleted = fields.get("deleted_at") or (
+            entity.deleted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if entity.deleted_at else None
+        )
+        staged, version = self.uow.records.stage_put(
+            self.type, entity.id, fields, current, deleted_at=deleted,
+            expires_at=self._expiry(entity),
+        )  # fmt: skip
+        if deleted is None:
+            staged += self._reference_checks(entity, staged)
+        self.uow.stage(staged)
+        return entity.model_copy(update={"version": version})
+
+    def _expiry(self, entity: E) -> int | None:
+        if self.cls.EXPIRES is None:
+            return None
+        value = getattr(entity, self.cls.EXPIRES)
+        return None if value is None else int(value.timestamp())
+
+    def _reference_checks(self, entity: E, own: list[Staged]) -> list[Staged]:
+        checks: list[Staged] = []
+        seen = {_key(s.action) for s in own}
+        for field, target in self.cls.REFS.items():
+            value = getattr(entity, field)
+            if value is None:
+                continue
+            pk, sk = self.uow.records.home(target, value)
+            if (pk, sk) in seen or self.uow.staged_key(pk, sk):
+                continue  # written in this same transaction
+            seen.add((pk, sk))
+            rule = f"must name an existing {BY_TYPE[target].__name__} of this clinic"
+            condition = Attr("pk").exists() & Attr("deleted_at").not_exists()
+            error = ValidationError(f"{self.kind}.{field}", rule)
+            checks.append(Staged(ConditionCheck(pk, sk, condition), error))
+        return checks
+
+
+def _checked_id(value: str) -> str:
+    if type(value) is not str or not value or "#" in value or len(value) > 64:
+        raise ValidationError("id", "must be an id without '#'")
+    return value
