@@ -16,15 +16,46 @@ from carevault.domain.patient import Patient
 from carevault.domain.scheduling import Appointment, TimeBlock
 
 ENTITIES: tuple[type[Entity], ...] = (
-    Clinic, User, ProviderProfile, Patient, Appointment, TimeBlock, ClinicalNote,
-    MedicalRecord, Document, Invoice, TreatmentRecord, Consent, InsuranceVerification,
-    Registration, Invitation, Session, AuditEvent,
-)  # fmt: skip
+    Clinic,
+    User,
+    ProviderProfile,
+    Patient,
+    Appointment,
+    TimeBlock,
+    ClinicalNote,
+    MedicalRecord,
+    Document,
+    Invoice,
+    TreatmentRecord,
+    Consent,
+    InsuranceVerification,
+    Registration,
+    Invitation,
+    Session,
+    AuditEvent,
+)
 """Every stored entity; the data-model table in docs/data-model.md is generated from it."""
 
 __all__ = [
-    "ENTITIES", "Appointment", "AuditEvent", "Clinic", "ClinicalNote", "Consent", "Document",
-    "Entity", "InsuranceVerification", "Invitation", "Invoice", "Key", "MedicalRecord",
-    "Patient", "ProviderProfile", "Registration", "Search", "Session", "TimeBlock",
-    "TreatmentRecord", "User",
-]  # fmt: skip
+    "ENTITIES",
+    "Appointment",
+    "AuditEvent",
+    "Clinic",
+    "ClinicalNote",
+    "Consent",
+    "Document",
+    "Entity",
+    "InsuranceVerification",
+    "Invitation",
+    "Invoice",
+    "Key",
+    "MedicalRecord",
+    "Patient",
+    "ProviderProfile",
+    "Registration",
+    "Search",
+    "Session",
+    "TimeBlock",
+    "TreatmentRecord",
+    "User",
+]

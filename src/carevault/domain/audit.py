@@ -86,5 +86,3 @@ class AuditEvent(Entity):
         object.__setattr__(self, "day", self.at.date())
         object.__setattr__(self, "shard", zlib.crc32(self.id.encode()) % SHARDS)
         return self
-
-

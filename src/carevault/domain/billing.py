@@ -94,8 +94,12 @@ class Invoice(Entity):
             raise ValueError("discount must not exceed the subtotal")
         total = subtotal - self.discount + self.tax
         paid = sum(p.amount for p in self.payments)
-        for name, value in (("subtotal", subtotal), ("total", total), ("paid", paid),
-                            ("balance", total - paid)):  # fmt: skip
+        for name, value in (
+            ("subtotal", subtotal),
+            ("total", total),
+            ("paid", paid),
+            ("balance", total - paid),
+        ):
             object.__setattr__(self, name, value)
         if self.status is not InvoiceStatus.DRAFT and self.due_date is None:
             raise ValueError("an issued invoice needs a due_date")
@@ -117,16 +121,18 @@ class Invoice(Entity):
         status = InvoiceStatus.PAID if left == 0 else InvoiceStatus.PARTIALLY_PAID
         if left and self.status is InvoiceStatus.OVERDUE:
             status = InvoiceStatus.OVERDUE
-        return self.changed(payments=[*self.payments, payment], status=status,
-                            updated_at=payment.at)  # fmt: skip
+        return self.changed(
+            payments=[*self.payments, payment], status=status, updated_at=payment.at
+        )
 
     def voided(self, at: datetime, reason: str) -> Invoice:
         """The invoice voided; an invoice with payments cannot be voided."""
         self._require({InvoiceStatus.DRAFT, *OPEN}, InvoiceStatus.VOID)
         if self.payments:
             raise InvalidTransition("invoice.status", "an invoice with payments cannot be voided")
-        return self.changed(status=InvoiceStatus.VOID, voided_at=at, void_reason=reason,
-                            updated_at=at)  # fmt: skip
+        return self.changed(
+            status=InvoiceStatus.VOID, voided_at=at, void_reason=reason, updated_at=at
+        )
 
     def overdue(self, today: date) -> Invoice:
         """The invoice marked overdue, if its due date has passed with money owed."""
@@ -135,11 +141,10 @@ class Invoice(Entity):
             raise InvalidTransition("invoice.due_date", "is not past yet")
         return self.changed(status=InvoiceStatus.OVERDUE)
 
-    def _require(self, allowed: set[InvoiceStatus] | frozenset[InvoiceStatus],
-                 target: InvoiceStatus) -> None:  # fmt: skip
+    def _require(
+        self, allowed: set[InvoiceStatus] | frozenset[InvoiceStatus], target: InvoiceStatus
+    ) -> None:
         if self.status not in allowed:
             raise InvalidTransition(
                 "invoice.status", f"cannot go from {self.status.value} to {target.value}"
             )
-
-

@@ -74,9 +74,11 @@ class ClinicalNote(Entity):
         Search(index="medication", field="medications", normalizer="name", bits=20),
     )
     REFS: ClassVar[dict[str, str]] = {
-        "patient_id": "PATIENT", "provider_id": "PROVIDER", "appointment_id": "APPT",
+        "patient_id": "PATIENT",
+        "provider_id": "PROVIDER",
+        "appointment_id": "APPT",
         "amends": "NOTE",
-    }  # fmt: skip
+    }
 
     patient_id: Id
     provider_id: Id
@@ -110,8 +112,9 @@ class ClinicalNote(Entity):
         """The note signed: its content is locked from now on."""
         if self.status is not NoteStatus.DRAFT:
             raise InvalidTransition("note.status", f"cannot sign a {self.status.value} note")
-        return self.changed(status=NoteStatus.SIGNED, signed_at=at, signed_by=by,
-                            updated_at=at, updated_by=by)  # fmt: skip
+        return self.changed(
+            status=NoteStatus.SIGNED, signed_at=at, signed_by=by, updated_at=at, updated_by=by
+        )
 
 
 class Vitals(BaseModel):
@@ -160,9 +163,20 @@ class MedicalRecord(Entity):
 
     TYPE: ClassVar[str] = "RECORD"
     PHI: ClassVar[frozenset[str]] = frozenset(
-        {"visit", "chief_complaint", "symptoms", "vitals", "diagnoses", "diagnosis_codes",
-         "prescriptions", "medications", "procedures", "recommendations", "follow_up"}
-    )  # fmt: skip
+        {
+            "visit",
+            "chief_complaint",
+            "symptoms",
+            "vitals",
+            "diagnoses",
+            "diagnosis_codes",
+            "prescriptions",
+            "medications",
+            "procedures",
+            "recommendations",
+            "follow_up",
+        }
+    )
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(index="gsi1", pk="{TYPE}", sk="{id}", purpose="every record of the clinic"),
         Key(
@@ -178,8 +192,10 @@ class MedicalRecord(Entity):
         Search(index="medication", field="medications", normalizer="name", bits=20),
     )
     REFS: ClassVar[dict[str, str]] = {
-        "patient_id": "PATIENT", "provider_id": "PROVIDER", "appointment_id": "APPT",
-    }  # fmt: skip
+        "patient_id": "PATIENT",
+        "provider_id": "PROVIDER",
+        "appointment_id": "APPT",
+    }
 
     patient_id: Id
     provider_id: Id
@@ -216,9 +232,17 @@ class DocumentType(StrEnum):
 
 
 MIME_TYPES = frozenset(
-    {"application/pdf", "image/png", "image/jpeg", "image/tiff", "text/plain",
-     "application/dicom", "application/xml", "application/json"}
-)  # fmt: skip
+    {
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "image/tiff",
+        "text/plain",
+        "application/dicom",
+        "application/xml",
+        "application/json",
+    }
+)
 
 
 def _mime(value: str) -> str:
@@ -241,8 +265,10 @@ class Document(Entity):
         ),
     )
     REFS: ClassVar[dict[str, str]] = {
-        "patient_id": "PATIENT", "provider_id": "PROVIDER", "record_id": "RECORD",
-    }  # fmt: skip
+        "patient_id": "PATIENT",
+        "provider_id": "PROVIDER",
+        "record_id": "RECORD",
+    }
 
     patient_id: Id
     provider_id: Id | None = None
@@ -304,4 +330,3 @@ class TreatmentRecord(Entity):
     plan: TreatmentPlan = Field(default_factory=TreatmentPlan)
     attendance: Attendance = Attendance.ATTENDED
     next_session: UtcDateTime | None = None
-

@@ -101,11 +101,26 @@ class Patient(Entity):
     SUBJECT: ClassVar[str | None] = SELF
     PHI: ClassVar[frozenset[str]] = frozenset(
         {
-            "mrn", "first_name", "last_name", "date_of_birth", "gender", "email", "phone",
-            "ssn", "address", "emergency_contact", "insurance", "allergies", "medications",
-            "conditions", "blood_type", "preferences", "external_ids", "external_tokens",
+            "mrn",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "gender",
+            "email",
+            "phone",
+            "ssn",
+            "address",
+            "emergency_contact",
+            "insurance",
+            "allergies",
+            "medications",
+            "conditions",
+            "blood_type",
+            "preferences",
+            "external_ids",
+            "external_tokens",
         }
-    )  # fmt: skip
+    )
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(index="gsi1", pk="{TYPE}", sk="{id}", purpose="every patient, oldest first"),
         Key(

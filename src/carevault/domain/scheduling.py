@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar
@@ -103,9 +104,8 @@ class Appointment(Entity):
 
     TYPE: ClassVar[str] = "APPT"
     PHI: ClassVar[frozenset[str]] = frozenset(
-        {"reason", "preparation", "notes", "notes_history", "status_history",
-         "cancellation_reason"}
-    )  # fmt: skip
+        {"reason", "preparation", "notes", "notes_history", "status_history", "cancellation_reason"}
+    )
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(index="gsi1", pk="APPT#DAY#{day}", sk="{start}#{id}", purpose="clinic day (A8)"),
         Key(
@@ -160,8 +160,9 @@ class Appointment(Entity):
         """Length in minutes."""
         return int((self.end - self.start).total_seconds() // 60)
 
-    def moved_to(self, status: AppointmentStatus, at: datetime, by: str | None,
-                 reason: str | None = None) -> Appointment:  # fmt: skip
+    def moved_to(
+        self, status: AppointmentStatus, at: datetime, by: str | None, reason: str | None = None
+    ) -> Appointment:
         """This appointment in ``status``, with the change recorded in its history."""
         if status not in TRANSITIONS[self.status]:
             raise InvalidTransition(
@@ -172,15 +173,19 @@ class Appointment(Entity):
         if status is AppointmentStatus.CANCELLED:
             extra = {"cancellation_reason": reason, "cancelled_at": at, "cancelled_by": by}
         return self.changed(
-            status=status, status_history=[*self.status_history, change], updated_at=at,
-            updated_by=by, **extra,
-        )  # fmt: skip
+            status=status,
+            status_history=[*self.status_history, change],
+            updated_at=at,
+            updated_by=by,
+            **extra,
+        )
 
     def with_notes(self, notes: str, at: datetime, by: str | None) -> Appointment:
         """This appointment with new notes; the old ones stay in the notes history."""
         entry = NotesChange(notes=notes, at=at, by=by)
-        return self.changed(notes=notes, notes_history=[*self.notes_history, entry],
-                            updated_at=at, updated_by=by)  # fmt: skip
+        return self.changed(
+            notes=notes, notes_history=[*self.notes_history, entry], updated_at=at, updated_by=by
+        )
 
 
 class BlockType(StrEnum):
@@ -219,7 +224,9 @@ class Recurrence(BaseModel):
             raise ValueError("a weekly recurrence needs days_of_week")
         if self.type is Repeat.CUSTOM:
             if not self.rule or not self.rule.upper().startswith("FREQ="):
-                raise ValueError("a custom recurrence needs an RRULE such as FREQ=MONTHLY;BYDAY=1MO")
+                raise ValueError(
+                    "a custom recurrence needs an RRULE such as FREQ=MONTHLY;BYDAY=1MO"
+                )
             try:
                 rrulestr(self.rule, dtstart=datetime(2000, 1, 1))
             except (ValueError, TypeError):
@@ -263,7 +270,7 @@ class TimeBlock(Entity):
             object.__setattr__(self, "until", until)
         return self
 
-    def days(self, first: date, last: date) -> list[date]:
+    def days(self, first: dt.date, last: dt.date) -> list[dt.date]:
         """The local dates from ``first`` to ``last`` (inclusive) on which the block occurs."""
         rec = self.recurrence
         if rec is None:
@@ -280,5 +287,8 @@ class TimeBlock(Entity):
             return [d for d in span if d.isoweekday() in rec.days_of_week]
         start = datetime.combine(self.date, datetime.min.time())
         rule = rrulestr(str(rec.rule), dtstart=start)
-        lo, hi = datetime.combine(first, datetime.min.time()), datetime.combine(end, datetime.min.time())
-        return [d.date() for d in rule.between(lo, hi, inc=True)]  # type: ignore[union-attr]
+        lo, hi = (
+            datetime.combine(first, datetime.min.time()),
+            datetime.combine(end, datetime.min.time()),
+        )
+        return [d.date() for d in rule.between(lo, hi, inc=True)]

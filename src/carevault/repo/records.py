@@ -200,7 +200,9 @@ class Records:
 
     # -- beacons and sentinels ---------------------------------------------------------
 
-    def _lookups(self, rt: RecordType, record_id: str, values: Mapping[str, Any]) -> list[list[str]]:
+    def _lookups(
+        self, rt: RecordType, record_id: str, values: Mapping[str, Any]
+    ) -> list[list[str]]:
         keys = self.ring.index_keys(self.tenant)
         out: dict[tuple[str, str], None] = {}
         for lookup in rt.lookups:
@@ -341,9 +343,7 @@ class Records:
             opened = aead.open_fields(key, kv, item["sealed"], prefix, suffix)
             for name, plaintext in opened.items():
                 fields[name] = _unpack(plaintext)
-        return Record(
-            type_name, record_id, int(item["version"]), fields, item.get("deleted_at")
-        )
+        return Record(type_name, record_id, int(item["version"]), fields, item.get("deleted_at"))
 
     def get(self, type_name: str, record_id: str) -> Record | None:
         """A record by id, decrypted; None if there is none."""
@@ -386,6 +386,16 @@ class Records:
             homes, unique.index.normalize, lambda f: [f.get(field_name)], wanted
         )
         return matches[0] if matches else None
+
+    def locate_unique(self, type_name: str, field_name: str, value: str) -> list[tuple[str, str]]:
+        """(tenant, id) of records holding a value unique across tenants (verify after)."""
+        rt = self.type(type_name)
+        unique = next((u for u in rt.uniques if u.field == field_name), None)
+        if unique is None or not unique.across_tenants:
+            raise ValidationError("find.field", f"{type_name}.{field_name} is not globally unique")
+        pks = self._sentinel_pks(unique, value, "read")
+        found = self.store.batch_get([(p, "#") for p in pks]) if pks else []
+        return [(s["tenant"], s["ref"].rsplit("#", 1)[1]) for s in found if s is not None]
 
     def _matching(
         self,

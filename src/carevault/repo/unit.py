@@ -22,14 +22,15 @@ from carevault.store import Attr, ConditionCheck, Item, KeyCondition, Store
 from carevault.store.types import Index
 
 E = TypeVar("E", bound=Entity)
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)
-class Listing(Generic[E]):
+class Listing(Generic[T]):
     """A page of entities and the cursor to the next page (None at the end)."""
 
-    items: list[E]
+    items: list[T]
     cursor: str | None
 
 
@@ -90,9 +91,13 @@ class UnitOfWork:
         cls = BY_TYPE[record.type]
         return checked(
             cls,
-            {**record.fields, "id": record.id, "version": record.version,
-             "deleted_at": record.deleted_at},
-        )  # fmt: skip
+            {
+                **record.fields,
+                "id": record.id,
+                "version": record.version,
+                "deleted_at": record.deleted_at,
+            },
+        )
 
     def history(
         self,
@@ -109,9 +114,14 @@ class UnitOfWork:
 
         condition = sk or (SortKey.begins_with(prefix) if prefix else None)
         page = self.store.query(
-            f"T#{self.tenant}#SUBJECT#{subject}", index="gsi2", sk=condition, forward=forward,
-            limit=limit, cursor=cursor, filter=Attr("deleted_at").not_exists(),
-        )  # fmt: skip
+            f"T#{self.tenant}#SUBJECT#{subject}",
+            index="gsi2",
+            sk=condition,
+            forward=forward,
+            limit=limit,
+            cursor=cursor,
+            filter=Attr("deleted_at").not_exists(),
+        )
         return Listing([self.load(i) for i in page.items], page.cursor)
 
 
@@ -176,9 +186,13 @@ class Repository(Generic[E]):
     ) -> Listing[E]:
         """One page of a GSI partition (``partition`` follows ``T#{tenant}#``)."""
         page = self.uow.store.query(
-            f"T#{self.uow.tenant}#{partition}", index=index, sk=sk, forward=forward,
-            limit=limit, cursor=cursor,
-        )  # fmt: skip
+            f"T#{self.uow.tenant}#{partition}",
+            index=index,
+            sk=sk,
+            forward=forward,
+            limit=limit,
+            cursor=cursor,
+        )
         return Listing([self._load(i) for i in page.items], page.cursor)
 
     def query_all(
@@ -231,9 +245,13 @@ class Repository(Generic[E]):
             entity.deleted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if entity.deleted_at else None
         )
         staged, version = self.uow.records.stage_put(
-            self.type, entity.id, fields, current, deleted_at=deleted,
+            self.type,
+            entity.id,
+            fields,
+            current,
+            deleted_at=deleted,
             expires_at=self._expiry(entity),
-        )  # fmt: skip
+        )
         if deleted is None:
             staged += self._reference_checks(entity, staged)
         self.uow.stage(staged)

@@ -1,0 +1,68 @@
+"""Clinics (tenants) and their users; the platform's clinic directory (A1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from carevault.crypto.keyring import Keyring
+from carevault.domain.clinic import Clinic, Role, User
+from carevault.repo.mapping import record_type
+from carevault.repo.records import PLATFORM, Records, Staged
+from carevault.repo.unit import Listing, UnitOfWork
+from carevault.services.practice import Practice
+from carevault.store import Attr, Put, Store
+
+DIRECTORY = "CLINICS"
+"""Platform partition listing every clinic by id (ids, names and state only; no PHI)."""
+
+
+def create_clinic(
+    *, store: Store, ring: Keyring, actor: str | None = None, **fields: Any
+) -> Clinic:
+    """Create a clinic: its sealed home item and its directory entry, in one transaction."""
+    clinic = Clinic.create(**fields, created_by=actor, updated_by=actor)
+    uow = UnitOfWork(store, ring, clinic.id, actor=actor)
+    saved = uow[Clinic].add(clinic)
+    entry = {"pk": DIRECTORY, "sk": clinic.id, "name": clinic.name, "active": clinic.active}
+    uow.stage([Staged(Put(entry, Attr("pk").not_exists()))])
+    uow.commit()
+    return saved
+
+
+def list_clinics(
+    *, store: Store, limit: int = 100, cursor: str | None = None
+) -> Listing[dict[str, Any]]:
+    """Every clinic's id, name and state, by id (A1, platform administrators: one query)."""
+    page = store.query(DIRECTORY, limit=limit, cursor=cursor)
+    rows = [{"id": i["sk"], "name": i["name"], "active": i["active"]} for i in page.items]
+    return Listing(rows, page.cursor)
+
+
+def add_user(*, practice: Practice, **fields: Any) -> User:
+    """Add a user to the clinic (login email unique across every clinic)."""
+    p = practice
+    user = p.uow[User].add(User.create(**fields, created_by=p.uow.actor, updated_by=p.uow.actor))
+    p.uow.commit()
+    return user
+
+
+def users_by_role(
+    *, practice: Practice, role: Role, limit: int = 100, cursor: str | None = None
+) -> Listing[User]:
+    """The clinic's users with one role (A2: one query)."""
+    return practice.uow[User].query("gsi4", f"USER#ROLE#{role.value}", limit=limit, cursor=cursor)
+
+
+def user_by_login(*, practice: Practice, email: str) -> User | None:
+    """A user of this clinic by login email, through the global login sentinel (A2)."""
+    return practice.uow[User].find_unique("email", email)
+
+
+def find_login(*, store: Store, ring: Keyring, email: str) -> tuple[str, User] | None:
+    """(clinic id, user) of a login email, whichever clinic it is in (A2: two gets)."""
+    records = Records(store, ring, PLATFORM, [record_type(User)])
+    for tenant, user_id in records.locate_unique(User.TYPE, "email", email):
+        user = UnitOfWork(store, ring, tenant)[User].get(user_id)
+        if user is not None and user.email.lower() == email.strip().lower():
+            return tenant, user
+    return None

@@ -1,0 +1,172 @@
+"""Patients: register, find (A3-A5), portal invitations and activation (A14), deactivate."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from carevault.crypto.keyring import Keyring
+from carevault.domain.clinic import Role, User
+from carevault.domain.intake import Invitation, InvitationStatus
+from carevault.domain.patient import AccountStatus, Patient, PatientStatus
+from carevault.errors import InvalidTransition, NotFound, ValidationError
+from carevault.repo.records import Staged
+from carevault.repo.unit import Listing, UnitOfWork
+from carevault.services.practice import Practice
+from carevault.store import Attr, Delete, Put, Store
+
+INVITATION_TTL = timedelta(days=7)
+SEARCHES = {
+    "email": "patient_email",
+    "phone": "patient_phone",
+    "last_name": "patient_last",
+    "last_name_prefix": "patient_last3",
+    "sounds_like": "patient_sound",
+    "external_id": "patient_ext",
+}
+"""Encrypted searches over patients (A3, A5): the field a caller names -> beacon index."""
+
+
+def register(*, practice: Practice, **fields: Any) -> Patient:
+    """Register a patient; the MRN must be unique in the clinic."""
+    p = practice
+    patient = Patient.create(**fields, created_by=p.uow.actor, updated_by=p.uow.actor)
+    saved = p.uow[Patient].add(patient)
+    p.uow.commit()
+    return saved
+
+
+def update(*, practice: Practice, patient: Patient) -> Patient:
+    """Save changes to a patient read earlier (its version guards against lost updates)."""
+    saved = practice.uow[Patient].update(patient)
+    practice.uow.commit()
+    return saved
+
+
+def find(*, practice: Practice, by: str, value: str) -> list[Patient]:
+    """Patients by email, phone, last name (exact, first 3 letters, sounds-like) or external id."""
+    index = SEARCHES.get(by)
+    if index is None:
+        raise ValidationError("search.by", f"must be one of {', '.join(sorted(SEARCHES))}")
+    return practice.uow[Patient].find(index, value)
+
+
+def by_mrn(*, practice: Practice, mrn: str) -> Patient | None:
+    """The patient with this MRN (A3: through the MRN sentinel)."""
+    return practice.uow[Patient].find_unique("mrn", mrn)
+
+
+def by_status(
+    *, practice: Practice, status: PatientStatus, limit: int = 50, cursor: str | None = None
+) -> Listing[Patient]:
+    """Patients in one status, newest first (A4: one query)."""
+    return practice.uow[Patient].query(
+        "gsi4", f"PATIENT#STATUS#{status.value}", forward=False, limit=limit, cursor=cursor
+    )
+
+
+def deactivate(*, practice: Practice, patient_id: str, version: int) -> Patient:
+    """Mark a patient inactive and close their portal account."""
+    p = practice
+    patient = p.uow[Patient].require(patient_id).model_copy(update={"version": version})
+    if patient.status is PatientStatus.INACTIVE:
+        raise InvalidTransition("patient.status", "the patient is already inactive")
+    account = AccountStatus.INACTIVE if patient.account_status is not AccountStatus.NONE else None
+    saved = p.uow[Patient].update(
+        patient.changed(
+            status=PatientStatus.INACTIVE, account_status=account or patient.account_status
+        )
+    )
+    p.uow.commit()
+    return saved
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _pointer(token_hash: str) -> tuple[str, str]:
+    return f"INVITE#{token_hash}", "#"
+
+
+def invite(*, practice: Practice, patient_id: str) -> tuple[Invitation, str]:
+    """Invite a patient to the portal; returns the invitation and its token (shown once)."""
+    p = practice
+    patient = p.uow[Patient].require(patient_id)
+    if patient.email is None:
+        raise ValidationError("patient.email", "an invitation needs the patient's email")
+    if patient.account_status is AccountStatus.ACTIVE:
+        raise InvalidTransition("patient.account_status", "the portal account is already active")
+    token = secrets.token_urlsafe(32)
+    now = p.now()
+    invitation = Invitation.create(
+        patient_id=patient_id,
+        token_hash=_token_hash(token),
+        expires_at=now + INVITATION_TTL,
+        created_by=p.uow.actor,
+        updated_by=p.uow.actor,
+    )
+    saved = p.uow[Invitation].add(invitation)
+    p.uow[Patient].update(
+        patient.changed(account_status=AccountStatus.PENDING, invitation_sent_at=now)
+    )
+    pk, sk = _pointer(invitation.token_hash)
+    expires = int(invitation.expires_at.timestamp())
+    pointer = {
+        "pk": pk,
+        "sk": sk,
+        "tenant": p.tenant,
+        "invitation": invitation.id,
+        "expires_at": expires,
+    }
+    p.uow.stage([Staged(Put(pointer, Attr("pk").not_exists()))])
+    p.uow.commit()
+    return saved, token
+
+
+def invitation_by_token(
+    *, store: Store, ring: Keyring, token: str
+) -> tuple[str, Invitation] | None:
+    """(clinic id, invitation) of a live token, or None if unknown or expired (A14: two gets)."""
+    if not 20 <= len(token) <= 100:
+        return None
+    pointer = store.get(*_pointer(_token_hash(token)))
+    if pointer is None:
+        return None
+    found = UnitOfWork(store, ring, pointer["tenant"])[Invitation].get(pointer["invitation"])
+    if found is None or found.status is not InvitationStatus.PENDING:
+        return None
+    return pointer["tenant"], found
+
+
+def activate(*, store: Store, ring: Keyring, token: str) -> User:
+    """Accept an invitation: the patient gets a portal user; the token is spent."""
+    located = invitation_by_token(store=store, ring=ring, token=token)
+    if located is None:
+        raise ValidationError("token", "is unknown, used or expired")
+    tenant, invitation = located
+    p = Practice.open(store, ring, tenant, actor=f"patient:{invitation.patient_id}")
+    patient = p.uow[Patient].get(invitation.patient_id)
+    if patient is None or patient.email is None:
+        raise NotFound("patient", invitation.patient_id)
+    now = p.now()
+    user = p.uow[User].add(
+        User.create(
+            first_name=patient.first_name,
+            last_name=patient.last_name,
+            email=patient.email,
+            role=Role.PATIENT,
+            patient_id=patient.id,
+        )
+    )
+    p.uow[Patient].update(
+        patient.changed(
+            account_status=AccountStatus.ACTIVE, activated_at=now, portal_user_id=user.id
+        )
+    )
+    p.uow[Invitation].update(invitation.changed(status=InvitationStatus.ACCEPTED, accepted_at=now))
+    p.uow.stage([Staged(Delete(*_pointer(invitation.token_hash)))])
+    p.uow.commit()
+    return user
