@@ -43,8 +43,7 @@ bench: install ddb postgres
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 demo: install
-	$(BIN)/carevault init
-	$(BIN)/carevault store info
+	$(BIN)/carevault demo
 
 clean:
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis bench-results

@@ -6,6 +6,8 @@
   ``…/carevault-keys.db``, schema ``{schema}_keys``, or table ``{table}-keys``.
 - The root key: ``CAREVAULT_KMS_KEY=alias/NAME`` (AWS KMS), else
   ``CAREVAULT_ROOT_PASSPHRASE`` (scrypt), else the file ``$CAREVAULT_HOME/root.key``.
+- ``CAREVAULT_BLOBS``: where document contents go, sealed (default
+  ``file://$CAREVAULT_HOME/blobs``; ``s3://bucket/prefix`` for S3).
 - ``CAREVAULT_KEY_CACHE_TTL`` (seconds, default 300): how long unwrapped keys stay in
   memory; also how long a rotation waits for every process to see each step.
 """
@@ -77,6 +79,10 @@ class Settings:
     @property
     def keys_url(self) -> str:
         return key_store_url(self.store_url)
+
+    @property
+    def blobs_url(self) -> str:
+        return os.environ.get("CAREVAULT_BLOBS") or f"file://{self.home.resolve()}/blobs"
 
     @property
     def root_key_path(self) -> Path:

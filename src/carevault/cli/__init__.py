@@ -8,6 +8,7 @@ from rich.table import Table
 from carevault import __version__
 from carevault.cli.common import StoreOption, console, fail
 from carevault.cli.keys import init, keys_app
+from carevault.cli.seed import demo_command, seed_command
 from carevault.config import Settings
 from carevault.errors import CarevaultError
 from carevault.store import open_store, redact
@@ -17,6 +18,8 @@ store_app = typer.Typer(help="The item store: create it, inspect it, purge expir
 app.add_typer(store_app, name="store", no_args_is_help=True)
 app.add_typer(keys_app, name="keys", no_args_is_help=True)
 app.command("init")(init)
+app.command("seed")(seed_command)
+app.command("demo")(demo_command)
 
 
 def _url(store: str | None) -> str:
