@@ -64,13 +64,22 @@ class UnitOfWork:
         self.rollback()
 
     def stage(self, staged: list[Staged]) -> None:
-        """Add actions to the pending transaction (one action per key, as engines require)."""
+        """Add actions to the pending transaction (one action per key, as engines require).
+
+        A reference check yields to a write of the same item in the transaction: that
+        write's own version condition already proves the item is there.
+        """
         for entry in staged:
             key = _key(entry.action)
             if key in self._keys:
-                raise ValidationError("unit_of_work", "writes the same item twice")
+                if isinstance(entry.action, ConditionCheck):
+                    continue
+                earlier = next(s for s in self._staged if _key(s.action) == key)
+                if not isinstance(earlier.action, ConditionCheck):
+                    raise ValidationError("unit_of_work", "writes the same item twice")
+                self._staged.remove(earlier)
             self._keys.add(key)
-        self._staged += staged
+            self._staged.append(entry)
 
     def staged_key(self, pk: str, sk: str) -> bool:
         return (pk, sk) in self._keys
