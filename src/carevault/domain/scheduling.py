@@ -60,7 +60,7 @@ TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
     S.CANCELLED: frozenset(),
     S.NO_SHOW: frozenset(),
 }
-HOLDS_TIME = frozenset({S.SCHEDULED, S.CONFIRMED, S.CHECKED_IN, S.COMPLETED})
+HOLDS_TIME = frozenset({S.SCHEDULED, S.CONFIRMED, S.CHECKED_IN, S.COMPLETED, S.NO_SHOW})
 """Statuses whose appointment keeps its time slots (a cancellation frees them)."""
 
 
