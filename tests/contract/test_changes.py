@@ -21,6 +21,13 @@ def test_feed_carries_old_and_new_images(store: Store) -> None:
     assert all(c.at > 0 for c in changes)
 
 
+def test_feed_images_keep_empty_maps_and_lists(store: Store) -> None:
+    item = {"pk": "P", "sk": "#", "m": {}, "l": [], "nested": {"m": {}, "l": [{}]}}
+    store.put(item)
+    assert store.get("P", "#") == item
+    assert store.changes().changes[0].new == item
+
+
 def test_no_change_for_writes_that_change_nothing(store: Store) -> None:
     store.put({"pk": "P", "sk": "#", "v": 1, "b": b"\x01"})
     store.put({"pk": "P", "sk": "#", "v": 1, "b": b"\x01"})

@@ -44,9 +44,14 @@ def reads_only(world: World, queries: int, gets: int = 0) -> None:
 
 def book(world: World, patient: Patient, hour: int, day: int = 1, **extra: object) -> Appointment:
     start = local(2027, 3, day, hour)
-    return scheduling.book(practice=world.practice, patient_id=patient.id,
-                           provider_id=extra.pop("provider_id", world.doctor.id),  # type: ignore[arg-type]
-                           start=start, end=start + HALF_HOUR, **extra)  # fmt: skip
+    return scheduling.book(
+        practice=world.practice,
+        patient_id=patient.id,
+        provider_id=extra.pop("provider_id", world.doctor.id),  # type: ignore[arg-type]
+        start=start,
+        end=start + HALF_HOUR,
+        **extra,
+    )
 
 
 def test_a1_clinic_by_id_and_clinic_directory(world: World) -> None:
@@ -61,8 +66,13 @@ def test_a1_clinic_by_id_and_clinic_directory(world: World) -> None:
 
 
 def test_a2_users_by_id_login_email_and_role(world: World) -> None:
-    staff = clinics.add_user(practice=world.practice, first_name="Sam", last_name="Staff",
-                             email="Sam.Staff@Example.org", role=Role.STAFF)  # fmt: skip
+    staff = clinics.add_user(
+        practice=world.practice,
+        first_name="Sam",
+        last_name="Staff",
+        email="Sam.Staff@Example.org",
+        role=Role.STAFF,
+    )
     world.store.reset()
     assert world.practice.uow[User].require(staff.id).email == "Sam.Staff@example.org"
     located = clinics.find_login(store=world.store, ring=world.ring, email="sam.staff@example.ORG")
@@ -125,8 +135,12 @@ def test_a6_patient_history_all_or_one_type_by_date(world: World) -> None:
     patient = world.patient()
     first = book(world, patient, 9)
     second = book(world, patient, 10, day=2)
-    note = notes.draft(practice=world.practice, patient_id=patient.id,
-                       provider_id=world.doctor.id, subjective="Headache")  # fmt: skip
+    note = notes.draft(
+        practice=world.practice,
+        patient_id=patient.id,
+        provider_id=world.doctor.id,
+        subjective="Headache",
+    )
     world.store.reset()
     everything = world.practice.uow.history(patient.id).items
     assert {type(x).__name__ for x in everything} == {"Patient", "Appointment", "ClinicalNote"}
@@ -146,12 +160,23 @@ def test_a7_provider_appointments_and_blocks_in_a_range(world: World) -> None:
     patient = world.patient()
     morning = book(world, patient, 9)
     book(world, patient, 9, day=3)
-    scheduling.add_block(practice=world.practice, provider_id=world.doctor.id, date=MONDAY,
-                         start_time="12:00", end_time="13:00", reason="Lunch", type="break",
-                         recurrence={"type": "daily"})  # fmt: skip
+    scheduling.add_block(
+        practice=world.practice,
+        provider_id=world.doctor.id,
+        date=MONDAY,
+        start_time="12:00",
+        end_time="13:00",
+        reason="Lunch",
+        type="break",
+        recurrence={"type": "daily"},
+    )
     world.store.reset()
-    line = scheduling.provider_timeline(practice=world.practice, provider_id=world.doctor.id,
-                                        start=local(2027, 3, 1, 0), end=local(2027, 3, 2, 0))  # fmt: skip
+    line = scheduling.provider_timeline(
+        practice=world.practice,
+        provider_id=world.doctor.id,
+        start=local(2027, 3, 1, 0),
+        end=local(2027, 3, 2, 0),
+    )
     assert [a.id for a in line.appointments] == [morning.id]
     assert [(s, e) for _, s, e in line.blocks] == [(local(2027, 3, 1, 12), local(2027, 3, 1, 13))]
     reads_only(world, queries=2)
@@ -172,13 +197,17 @@ def test_a8_clinic_daily_schedule(world: World) -> None:
 def test_a9_provider_appointments_by_status(world: World) -> None:
     patient = world.patient()
     kept, gone = book(world, patient, 9), book(world, patient, 10)
-    scheduling.cancel(practice=world.practice, appointment_id=gone.id, version=gone.version,
-                      reason="Travel")  # fmt: skip
+    scheduling.cancel(
+        practice=world.practice, appointment_id=gone.id, version=gone.version, reason="Travel"
+    )
     world.store.reset()
-    for status, expected in ((AppointmentStatus.SCHEDULED, [kept.id]),
-                             (AppointmentStatus.CANCELLED, [gone.id])):  # fmt: skip
-        found = scheduling.by_status(practice=world.practice, provider_id=world.doctor.id,
-                                     status=status).items  # fmt: skip
+    for status, expected in (
+        (AppointmentStatus.SCHEDULED, [kept.id]),
+        (AppointmentStatus.CANCELLED, [gone.id]),
+    ):
+        found = scheduling.by_status(
+            practice=world.practice, provider_id=world.doctor.id, status=status
+        ).items
         assert [x.id for x in found] == expected
     reads_only(world, queries=2)
 
@@ -187,29 +216,57 @@ def test_a10_invoices_by_status_by_due_date(world: World) -> None:
     patient = world.patient()
     made = []
     for days in (30, 10, 20):
-        inv = billing.create(practice=world.practice, patient_id=patient.id,
-                             line_items=[{"description": "Visit", "unit_price": 5000}])  # fmt: skip
-        made.append(billing.issue(practice=world.practice, invoice_id=inv.id, version=inv.version,
-                                  due=MONDAY + timedelta(days=days)))  # fmt: skip
+        inv = billing.create(
+            practice=world.practice,
+            patient_id=patient.id,
+            line_items=[{"description": "Visit", "unit_price": 5000}],
+        )
+        made.append(
+            billing.issue(
+                practice=world.practice,
+                invoice_id=inv.id,
+                version=inv.version,
+                due=MONDAY + timedelta(days=days),
+            )
+        )
     world.store.reset()
     issued = billing.by_status(practice=world.practice, status=billing.InvoiceStatus.ISSUED).items
     assert [i.id for i in issued] == [made[1].id, made[2].id, made[0].id]
-    soon = billing.by_status(practice=world.practice, status=billing.InvoiceStatus.ISSUED,
-                             due_before=MONDAY + timedelta(days=15)).items  # fmt: skip
+    soon = billing.by_status(
+        practice=world.practice,
+        status=billing.InvoiceStatus.ISSUED,
+        due_before=MONDAY + timedelta(days=15),
+    ).items
     assert [i.id for i in soon] == [made[1].id]
     reads_only(world, queries=2)
 
 
 def test_a11_records_by_type_and_documents_by_type(world: World) -> None:
     patient = world.patient()
-    lab = clinical.create(practice=world.practice, entity=MedicalRecord, patient_id=patient.id,
-                          provider_id=world.doctor.id, visit_date=utc(2027, 3, 1, 14),
-                          record_type=RecordType.LAB_RESULT)  # fmt: skip
-    clinical.create(practice=world.practice, entity=MedicalRecord, patient_id=patient.id,
-                    provider_id=world.doctor.id, visit_date=utc(2027, 3, 1, 15))  # fmt: skip
-    doc = clinical.upload(practice=world.practice, data=b"ECG trace", patient_id=patient.id,
-                          doc_type=DocumentType.ECG_REPORT, title="ECG", file_name="ecg.txt",
-                          mime_type="text/plain")  # fmt: skip
+    lab = clinical.create(
+        practice=world.practice,
+        entity=MedicalRecord,
+        patient_id=patient.id,
+        provider_id=world.doctor.id,
+        visit_date=utc(2027, 3, 1, 14),
+        record_type=RecordType.LAB_RESULT,
+    )
+    clinical.create(
+        practice=world.practice,
+        entity=MedicalRecord,
+        patient_id=patient.id,
+        provider_id=world.doctor.id,
+        visit_date=utc(2027, 3, 1, 15),
+    )
+    doc = clinical.upload(
+        practice=world.practice,
+        data=b"ECG trace",
+        patient_id=patient.id,
+        doc_type=DocumentType.ECG_REPORT,
+        title="ECG",
+        file_name="ecg.txt",
+        mime_type="text/plain",
+    )
     world.store.reset()
     labs = clinical.records_by_type(practice=world.practice, record_type=RecordType.LAB_RESULT)
     assert [r.id for r in labs.items] == [lab.id]
@@ -220,16 +277,28 @@ def test_a11_records_by_type_and_documents_by_type(world: World) -> None:
 
 def test_a12_notes_and_records_by_diagnosis_code_or_medication(world: World) -> None:
     patient = world.patient()
-    note = notes.draft(practice=world.practice, patient_id=patient.id, provider_id=world.doctor.id,
-                       diagnosis_codes=["I25.9"], medications=["Atorvastatin"])  # fmt: skip
-    notes.draft(practice=world.practice, patient_id=patient.id, provider_id=world.doctor.id,
-                diagnosis_codes=["E11.9"])  # fmt: skip
+    note = notes.draft(
+        practice=world.practice,
+        patient_id=patient.id,
+        provider_id=world.doctor.id,
+        diagnosis_codes=["I25.9"],
+        medications=["Atorvastatin"],
+    )
+    notes.draft(
+        practice=world.practice,
+        patient_id=patient.id,
+        provider_id=world.doctor.id,
+        diagnosis_codes=["E11.9"],
+    )
     record = clinical.create(
-        practice=world.practice, entity=MedicalRecord, patient_id=patient.id,
-        provider_id=world.doctor.id, visit_date=utc(2027, 3, 1, 14),
-        diagnoses=[{"code": "I259"}], prescriptions=[{"medication": "Atorvastatin",
-                                                       "dosage": "20mg", "frequency": "daily"}],
-    )  # fmt: skip
+        practice=world.practice,
+        entity=MedicalRecord,
+        patient_id=patient.id,
+        provider_id=world.doctor.id,
+        visit_date=utc(2027, 3, 1, 14),
+        diagnoses=[{"code": "I259"}],
+        prescriptions=[{"medication": "Atorvastatin", "dosage": "20mg", "frequency": "daily"}],
+    )
     world.store.reset()
     assert [n.id for n in notes.by_code(practice=world.practice, code="i25.9")] == [note.id]
     assert [r.id for r in clinical.records_by_code(practice=world.practice, code="I25.9")] == [
@@ -254,11 +323,16 @@ def test_a13_treatment_records_of_a_client_by_session_date(world: World) -> None
             session_date=utc(2027, 3, day, 15),
             duration_minutes=50,
             notes="Grounding practice",
-        )  # fmt: skip
+        )
         for day in (8, 1, 15)
     ]
-    clinical.create(practice=world.practice, entity=Consent, patient_id=client.id, kind="HIPAA",
-                    granted_at=utc(2027, 3, 1, 9))  # fmt: skip
+    clinical.create(
+        practice=world.practice,
+        entity=Consent,
+        patient_id=client.id,
+        kind="HIPAA",
+        granted_at=utc(2027, 3, 1, 9),
+    )
     world.store.reset()
     found = clinical.treatment_records(practice=world.practice, patient_id=client.id).items
     assert [t.id for t in found] == [made[1].id, made[0].id, made[2].id]
@@ -276,8 +350,9 @@ def test_a14_session_by_id_and_invitation_by_token_expire_by_ttl(world: World) -
     )
     patient = world.patient()
     _, token = patients.invite(practice=p, patient_id=patient.id)
-    past = Practice.open(world.store, world.ring, world.tenant,
-                         clock=lambda: now - timedelta(days=8))  # fmt: skip
+    past = Practice.open(
+        world.store, world.ring, world.tenant, clock=lambda: now - timedelta(days=8)
+    )
     stale_patient = world.patient()
     _, stale_token = patients.invite(practice=past, patient_id=stale_patient.id)
     world.store.reset()
@@ -296,15 +371,25 @@ def test_a15_audit_by_clinic_and_time_patient_and_level(world: World) -> None:
     events = []
     for minute in range(12):
         event = AuditEvent.create(
-            at=utc(2027, 3, 1, 10, minute), actor_id=world.doctor.id, role="DOCTOR",
-            action=Action.READ, resource_type="PATIENT",
+            at=utc(2027, 3, 1, 10, minute),
+            actor_id=world.doctor.id,
+            role="DOCTOR",
+            action=Action.READ,
+            resource_type="PATIENT",
             patient_id=patient.id if minute % 3 == 0 else None,
             level=Level.CRITICAL if minute % 4 == 0 else Level.HIPAA,
-        )  # fmt: skip
+        )
         events.append(audit_trail.record(practice=world.practice, event=event))
-    audit_trail.record(practice=world.practice, event=AuditEvent.create(
-        at=utc(2027, 3, 2, 10), actor_id="u", role="ADMIN", action=Action.LOGIN,
-        resource_type="SESSION"))  # fmt: skip
+    audit_trail.record(
+        practice=world.practice,
+        event=AuditEvent.create(
+            at=utc(2027, 3, 2, 10),
+            actor_id="u",
+            role="ADMIN",
+            action=Action.LOGIN,
+            resource_type="SESSION",
+        ),
+    )
     world.store.reset()
     day = audit_trail.on_day(practice=world.practice, day=MONDAY)
     assert [e.id for e in day] == [e.id for e in events]
@@ -320,17 +405,29 @@ def test_a15_audit_by_clinic_and_time_patient_and_level(world: World) -> None:
 def test_a16_free_slots_are_hours_minus_appointments_and_blocks(world: World) -> None:
     patient = world.patient()
     book(world, patient, 9)
-    scheduling.add_block(practice=world.practice, provider_id=world.doctor.id, date=MONDAY,
-                         start_time="12:00", end_time="13:00", reason="Lunch", type="break",
-                         recurrence={"type": "weekly", "days_of_week": [1, 3]})  # fmt: skip
+    scheduling.add_block(
+        practice=world.practice,
+        provider_id=world.doctor.id,
+        date=MONDAY,
+        start_time="12:00",
+        end_time="13:00",
+        reason="Lunch",
+        type="break",
+        recurrence={"type": "weekly", "days_of_week": [1, 3]},
+    )
     world.store.reset()
-    slots = scheduling.free_slots(practice=world.practice, provider_id=world.doctor.id,
-                                  day=MONDAY, minutes=60)  # fmt: skip
+    slots = scheduling.free_slots(
+        practice=world.practice, provider_id=world.doctor.id, day=MONDAY, minutes=60
+    )
     starts = [s.astimezone(local(2027, 3, 1, 0).tzinfo).strftime("%H:%M") for s, _ in slots]
     assert starts[0] == "08:00" and "08:15" not in starts  # 08:15-09:15 would hit the 9:00 visit
     assert "09:30" in starts and "11:00" in starts and "11:15" not in starts  # lunch
     assert "13:00" in starts and starts[-1] == "16:00"
     reads_only(world, queries=2, gets=1)
-    tuesday = scheduling.free_slots(practice=world.practice, provider_id=world.doctor.id,
-                                    day=MONDAY + timedelta(days=1), minutes=60)  # fmt: skip
+    tuesday = scheduling.free_slots(
+        practice=world.practice,
+        provider_id=world.doctor.id,
+        day=MONDAY + timedelta(days=1),
+        minutes=60,
+    )
     assert len(tuesday) == 33  # 08:00..16:00 every 15 minutes: no visit, no block on Tuesday

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from carevault.errors import ValidationError
 from carevault.domain.ids import check_id, id_time, new_id
+from carevault.errors import ValidationError
 
 
 def test_ids_sort_by_creation_time() -> None:

@@ -163,13 +163,29 @@ class Entity(BaseModel):
 E = TypeVar("E", bound=BaseModel)
 
 
+_WORDS = frozenset({"a", "an", "the", "must", "is", "value", "input", "only"})
+
+
+def kind_of(cls: type) -> str:
+    """An entity class's name as fields are prefixed with: ``ClinicalNote`` -> clinical_note."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+
+
 def checked(cls: type[E], data: dict[str, Any]) -> E:
-    """``cls`` validated from ``data``; pydantic's errors become one ValidationError."""
+    """``cls`` validated from ``data``; pydantic's errors become one ValidationError.
+
+    The field is the error's location; a rule checked across fields (``end must be after
+    start``) names its field first, and that name completes the location.
+    """
     try:
         return cls.model_validate(data)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "entity"
-        kind = getattr(cls, "TYPE", cls.__name__).lower()
+        where = [str(p) for p in first["loc"]]
         rule = str(first["msg"]).removeprefix("Value error, ")
-        raise ValidationError(f"{kind}.{where}", rule) from None
+        head, _, rest = rule.partition(" ")
+        named = re.fullmatch(r"[a-z_.]+", head) is not None and head not in _WORDS
+        if first["type"] == "value_error" and named:
+            where.append(head)
+            rule = rest
+        raise ValidationError(".".join([kind_of(cls), *where]), rule) from None

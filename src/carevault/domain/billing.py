@@ -102,7 +102,7 @@ class Invoice(Entity):
         ):
             object.__setattr__(self, name, value)
         if self.status is not InvoiceStatus.DRAFT and self.due_date is None:
-            raise ValueError("an issued invoice needs a due_date")
+            raise ValueError("due_date is required once the invoice is issued")
         return self
 
     def issued(self, at: datetime, due: date) -> Invoice:

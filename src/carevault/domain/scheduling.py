@@ -149,10 +149,10 @@ class Appointment(Entity):
         if self.end <= self.start:
             raise ValueError("end must be after start")
         if self.end - self.start > MAX_APPOINTMENT:
-            raise ValueError("an appointment may last at most 3 hours")
-        for instant in (self.start, self.end):
+            raise ValueError("end must be at most 3 hours after start")
+        for name, instant in (("start", self.start), ("end", self.end)):
             if instant.second or instant.minute % 5:
-                raise ValueError("start and end must fall on 5-minute boundaries")
+                raise ValueError(f"{name} must fall on a 5-minute boundary")
         return self
 
     @property
@@ -221,12 +221,10 @@ class Recurrence(BaseModel):
     @model_validator(mode="after")
     def _complete(self) -> Recurrence:
         if self.type is Repeat.WEEKLY and not self.days_of_week:
-            raise ValueError("a weekly recurrence needs days_of_week")
+            raise ValueError("days_of_week is required for a weekly recurrence")
         if self.type is Repeat.CUSTOM:
             if not self.rule or not self.rule.upper().startswith("FREQ="):
-                raise ValueError(
-                    "a custom recurrence needs an RRULE such as FREQ=MONTHLY;BYDAY=1MO"
-                )
+                raise ValueError("rule is required for a custom recurrence: FREQ=MONTHLY;BYDAY=1MO")
             try:
                 rrulestr(self.rule, dtstart=datetime(2000, 1, 1))
             except (ValueError, TypeError):

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from carevault.crypto.keyring import Keyring
-from carevault.domain.base import Entity, checked, utcnow
+from carevault.domain.base import Entity, checked, kind_of, utcnow
 from carevault.errors import NotFound, ValidationError
 from carevault.repo.mapping import BY_TYPE, record_type
 from carevault.repo.records import STALE, Records, Staged, commit
@@ -146,7 +146,7 @@ class Repository(Generic[E]):
     def __init__(self, uow: UnitOfWork, cls: type[E]) -> None:
         self.uow, self.cls = uow, cls
         self.type = cls.TYPE
-        self.kind = cls.TYPE.lower()
+        self.kind = kind_of(cls)
 
     def _load(self, item: Item) -> E:
         entity = self.uow.load(item)

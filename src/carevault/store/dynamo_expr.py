@@ -40,6 +40,8 @@ def to_av(value: Any) -> dict[str, Any]:
 
 def from_av(av: Any) -> Any:
     """A value from a DynamoDB AttributeValue."""
+    if not av:  # DynamoDB Local's stream images write an empty map as {} without its "M"
+        return {}
     ((tag, value),) = av.items()
     if tag == "S":
         return value
