@@ -10,16 +10,37 @@ from carevault.domain import ENTITIES, Entity
 from carevault.domain.base import kind_of
 
 SUPPORT_ITEMS = (
-    ("`T#{t}#LOOKUP#{index}#{v}:{beacon}` / `{TYPE}#{id}`", "a beacon of an encrypted search value (key version v), written with its entity"),
-    ("`T#{t}#UNIQUE#{index}#{v}:{beacon}` / `#`", "a unique value's sentinel in the clinic (put only if absent)"),
-    ("`G#UNIQUE#{index}#{v}:{beacon}` / `#`", "a value unique across clinics (login email); holds the clinic and user id"),
-    ("`T#{t}#PROVIDER#{u}#SLOT#{date}` / `{HH:MM}`", "a provider's booked 5-minute granule (UTC), put only if absent"),
-    ("`T#{t}#PATIENT#{p}#SLOT#{date}` / `{HH:MM}`", "a patient's booked 5-minute granule (UTC), put only if absent"),
-    ("`T#{t}#PROVIDER#{u}#SCHEDULE` / `#`", "the provider's schedule version: bumped by blocks and hours, checked by bookings"),
+    (
+        "`T#{t}#LOOKUP#{index}#{v}:{beacon}` / `{TYPE}#{id}`",
+        "a beacon of an encrypted search value (key version v), written with its entity",
+    ),
+    (
+        "`T#{t}#UNIQUE#{index}#{v}:{beacon}` / `#`",
+        "a unique value's sentinel in the clinic (put only if absent)",
+    ),
+    (
+        "`G#UNIQUE#{index}#{v}:{beacon}` / `#`",
+        "a value unique across clinics (login email); holds the clinic and user id",
+    ),
+    (
+        "`T#{t}#PROVIDER#{u}#SLOT#{date}` / `{HH:MM}`",
+        "a provider's booked 5-minute granule (UTC), put only if absent",
+    ),
+    (
+        "`T#{t}#PATIENT#{p}#SLOT#{date}` / `{HH:MM}`",
+        "a patient's booked 5-minute granule (UTC), put only if absent",
+    ),
+    (
+        "`T#{t}#PROVIDER#{u}#SCHEDULE` / `#`",
+        "the provider's schedule version: bumped by blocks and hours, checked by bookings",
+    ),
     ("`T#{t}#USER#{id}` / `CREDENTIAL`", "the user's argon2id password hash"),
-    ("`INVITE#{sha256(token)}` / `#`", "a live invitation token: clinic and invitation id; expires with it"),
+    (
+        "`INVITE#{sha256(token)}` / `#`",
+        "a live invitation token: clinic and invitation id; expires with it",
+    ),
     ("`CLINICS` / `{id}`", "the platform's clinic directory: id, name, active (no PHI)"),
-)  # fmt: skip
+)
 
 
 def _code(text: str) -> str:
