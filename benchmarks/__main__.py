@@ -11,6 +11,7 @@ from pathlib import Path
 from tests.engines import ENGINES
 
 from benchmarks.crypto import run as run_crypto
+from benchmarks.domain import run as run_domain
 from benchmarks.store import BASELINES, use_baseline
 from benchmarks.store import run as run_store
 
@@ -20,6 +21,7 @@ TARGETS = {
     ("sqlite", "put"): 0.5,
     ("sqlite", "record_roundtrip"): 0.5,
 }
+LATENCY_TARGETS = {"day_schedule_1M/10k": 1.5}
 
 
 def main() -> None:
@@ -28,7 +30,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per side")
     parser.add_argument("--baseline", choices=sorted(BASELINES), default="msgpack")
-    parser.add_argument("--suites", default="store,crypto", help="comma list: store, crypto")
+    parser.add_argument(
+        "--suites", default="store,crypto,domain", help="comma list: store, crypto, domain"
+    )
+    parser.add_argument(
+        "--big",
+        type=int,
+        default=1_000_000,
+        help="appointments in the store for the large day-schedule run",
+    )
     args = parser.parse_args()
     use_baseline(args.baseline)
     engines = [e for e in args.engines.split(",") if e]
@@ -38,6 +48,8 @@ def main() -> None:
         results += run_store(engines, args.seconds, args.rounds)
     if "crypto" in parser_suites:
         results += run_crypto(args.seconds, args.rounds)
+    if "domain" in parser_suites:
+        results += run_domain(engines, args.seconds, args.rounds, args.big)
     print(
         f"\n{'engine':<11} {'operation':<16} {'carevault/s':>12} {'raw/s':>12} {'ratio':>7}  target"
     )
@@ -46,6 +58,10 @@ def main() -> None:
         verdict = (
             "" if target is None else f">= {target} {'ok' if r['ratio'] >= target else 'MISSED'}"
         )
+        ceiling = LATENCY_TARGETS.get(r["operation"])
+        if ceiling is not None:
+            slow = r["latency_ratio"]
+            verdict = f"latency x{slow:.2f} <= {ceiling} {'ok' if slow <= ceiling else 'MISSED'}"
         raw = "-" if r["raw_ops"] is None else f"{r['raw_ops']:.0f}"
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
         print(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from carevault.domain.base import (
     SELF,
     Cents,
     ClockTime,
     Currency,
+    Email,
     Entity,
     Id,
     Key,
@@ -63,7 +64,7 @@ class Clinic(Entity):
     time_zone: TimeZone = "UTC"
     address: str | None = Field(default=None, max_length=500)
     phone: str | None = Field(default=None, max_length=40)
-    email: EmailStr | None = None
+    email: Email | None = None
     settings: ClinicSettings = Field(default_factory=ClinicSettings)
     subscription: Subscription = Field(default_factory=Subscription)
     active: bool = True
@@ -95,7 +96,7 @@ class User(Entity):
 
     first_name: Name
     last_name: Name
-    email: EmailStr
+    email: Email
     phone: str | None = Field(default=None, max_length=40)
     role: Role
     active: bool = True

@@ -6,9 +6,9 @@ from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from carevault.domain.base import SELF, Entity, Id, Key, Name, Short, UtcDateTime
+from carevault.domain.base import SELF, Email, Entity, Id, Key, Name, Short, UtcDateTime
 from carevault.domain.patient import Insurance
 
 
@@ -114,7 +114,7 @@ class Registration(Entity):
 
     first_name: Name
     last_name: Name
-    email: EmailStr
+    email: Email
     phone: str | None = Field(default=None, max_length=40)
     date_of_birth: date | None = None
     concerns: list[Short] = Field(default_factory=list, max_length=20)

@@ -6,10 +6,11 @@ from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from carevault.domain.base import (
     SELF,
+    Email,
     Entity,
     Id,
     Key,
@@ -154,7 +155,7 @@ class Patient(Entity):
     last_name: Name
     date_of_birth: date
     gender: Gender
-    email: EmailStr | None = None
+    email: Email | None = None
     phone: str | None = Field(default=None, min_length=3, max_length=40)
     ssn: str | None = Field(default=None, pattern=r"^\d{3}-?\d{2}-?\d{4}$")
     address: Address | None = None

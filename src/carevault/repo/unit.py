@@ -106,6 +106,7 @@ class UnitOfWork:
                 "version": record.version,
                 "deleted_at": record.deleted_at,
             },
+            stored=True,
         )
 
     def history(
@@ -181,7 +182,7 @@ class Repository(Generic[E]):
 
     def _from_record(self, record: Any) -> E:
         data = {**record.fields, "id": record.id, "version": record.version}
-        return checked(self.cls, data)
+        return checked(self.cls, data, stored=True)
 
     def query(
         self,
