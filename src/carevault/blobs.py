@@ -82,8 +82,9 @@ class S3Blobs(BlobStore):
         return f"{self.prefix}/{_check(key)}" if self.prefix else _check(key)
 
     def put(self, key: str, data: bytes) -> None:
+        name = self._name(key)
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data)
+            self.client.put_object(Bucket=self.bucket, Key=name, Body=data)
         except Exception as exc:  # botocore errors: the bucket cannot be written
             raise StoreUnavailable(f"blob store: cannot write to bucket {self.bucket}") from exc
 

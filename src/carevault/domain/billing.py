@@ -101,7 +101,7 @@ class Invoice(Entity):
             ("balance", total - paid),
         ):
             object.__setattr__(self, name, value)
-        if self.status is not InvoiceStatus.DRAFT and self.due_date is None:
+        if self.status in {*OPEN, InvoiceStatus.PAID} and self.due_date is None:
             raise ValueError("due_date is required once the invoice is issued")
         return self
 

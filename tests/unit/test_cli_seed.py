@@ -1,0 +1,67 @@
+"""``carevault demo`` and ``carevault seed``: the seeds' demo set, synthetic data, no PHI at rest."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from carevault.cli import app
+from carevault.config import Settings
+from carevault.domain.patient import PatientStatus
+from carevault.services import clinics, patients
+from carevault.services.practice import Practice
+
+runner = CliRunner()
+
+
+def _count(output: str, kind: str) -> int:
+    match = re.search(rf"│ {kind}\s+│\s+(\d+) │", output)
+    assert match, (kind, output)
+    return int(match.group(1))
+
+
+def test_demo_creates_the_seed_set_once_and_stores_no_plaintext(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"CAREVAULT_HOME": str(home), "COLUMNS": "200"}
+    first = runner.invoke(app, ["demo"], env=env)
+    assert first.exit_code == 0, first.output
+    for kind, n in (("users", 6), ("patients", 20), ("appointments", 39)):
+        assert _count(first.output, kind) == n
+    for kind in ("notes", "records", "documents", "invoices", "time blocks", "treatment records"):
+        assert _count(first.output, kind) > 0
+    passwords = re.findall(r"│ (?:ADMIN|DOCTOR|STAFF)\s+│ (\S+)\s+│", first.output)
+    assert len(passwords) == 6 and len(set(passwords)) == 6
+    again = runner.invoke(app, ["demo"], env=env)
+    assert again.exit_code == 0 and "not seeding again" in again.output
+
+    data, ring = Settings.load(home=str(home)).open()
+    listed = clinics.list_clinics(store=data).items
+    assert len(listed) == 2
+    secrets: set[str] = set()
+    appointments = 0
+    for row in listed:
+        practice = Practice.open(data, ring, row["id"])
+        for person in patients.by_status(practice=practice, status=PatientStatus.ACTIVE).items:
+            secrets |= {person.last_name, person.email or "", person.ssn or "", person.mrn}
+            appointments += len(practice.uow.history(person.id, prefix="APPT#").items)
+    assert appointments == 39 and len(secrets) > 40
+    raw = b"".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+    for secret in secrets:
+        assert secret.encode() not in raw, "plaintext PHI found at rest"
+
+
+def test_seed_needs_a_choice_and_generates_patients_at_scale(tmp_path: Path) -> None:
+    env = {"CAREVAULT_HOME": str(tmp_path / "home")}
+    assert runner.invoke(app, ["init"], env=env).exit_code == 0
+    refused = runner.invoke(app, ["seed"], env=env)
+    assert refused.exit_code == 1 and "--demo or --patients" in refused.output
+    made = runner.invoke(app, ["seed", "--patients", "25"], env=env)
+    assert made.exit_code == 0, made.output
+    clinic = re.search(r"in clinic (\w+)", made.output)
+    assert clinic
+    data, ring = Settings.load(home=env["CAREVAULT_HOME"]).open()
+    practice = Practice.open(data, ring, clinic.group(1))
+    found = patients.by_status(practice=practice, status=PatientStatus.ACTIVE, limit=100)
+    assert len(found.items) == 25 and len({p.mrn for p in found.items}) == 25
