@@ -1,4 +1,4 @@
-"""``carevault demo`` and ``carevault seed``: the seeds' demo set, synthetic data, no PHI at rest."""
+"""`carevault demo` and `carevault seed`: the seeds' demo set, data at scale, no PHI at rest."""
 
 from __future__ import annotations
 
