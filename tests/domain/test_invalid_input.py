@@ -16,9 +16,10 @@ import boto3
 import psycopg
 import pytest
 
+from carevault.domain.audit import AuditEvent
 from carevault.domain.clinic import ProviderProfile, Role
 from carevault.domain.clinical import MedicalRecord, TreatmentRecord
-from carevault.domain.intake import Consent, InsuranceVerification, Registration
+from carevault.domain.intake import Consent, InsuranceVerification, Registration, Session
 from carevault.errors import (
     CarevaultError,
     DuplicateValue,
@@ -26,7 +27,15 @@ from carevault.errors import (
     NotFound,
     ValidationError,
 )
-from carevault.services import billing, clinical, clinics, notes, patients, scheduling
+from carevault.services import (
+    audit_trail,
+    billing,
+    clinical,
+    clinics,
+    notes,
+    patients,
+    scheduling,
+)
 from carevault.store import Store
 from tests.domain.world import World, local, make_world, utc
 from tests.engines import PG_URL
@@ -399,6 +408,40 @@ def cases(w: World, other: World) -> list[Case]:
             ),
             ValidationError,
             "registration.created_at",
+        ),
+        (
+            "session with a naive expiry",
+            lambda: clinical.create(
+                practice=p, entity=Session, user_id=doctor, expires_at="2027-03-01T10:00:00"
+            ),
+            ValidationError,
+            "session.expires_at",
+        ),
+        (
+            "session of a user of another clinic",
+            lambda: clinical.create(
+                practice=p,
+                entity=Session,
+                user_id=other.doctor.id,
+                expires_at=utc(2027, 3, 1, 10),
+            ),
+            ValidationError,
+            "session.user_id",
+        ),
+        (
+            "audit event naming a resource in lower case",
+            lambda: audit_trail.record(
+                practice=p,
+                event=AuditEvent.create(
+                    at=utc(2027, 3, 1, 10),
+                    actor_id="u1",
+                    role="DOCTOR",
+                    action="READ",
+                    resource_type="patient",
+                ),
+            ),
+            ValidationError,
+            "audit_event.resource_type",
         ),
         (
             "clinic in an unknown time zone",
