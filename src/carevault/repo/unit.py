@@ -18,7 +18,7 @@ from carevault.domain.base import Entity, checked, kind_of, utcnow
 from carevault.errors import NotFound, ValidationError
 from carevault.repo.mapping import BY_TYPE, record_type
 from carevault.repo.records import STALE, Records, Staged, commit
-from carevault.store import Attr, ConditionCheck, Item, KeyCondition, Store
+from carevault.store import Attr, ConditionCheck, Item, KeyCondition, SortKey, Store
 from carevault.store.types import Index
 
 E = TypeVar("E", bound=Entity)
@@ -120,8 +120,6 @@ class UnitOfWork:
         cursor: str | None = None,
     ) -> Listing[Entity]:
         """Everything about one subject (a patient), by type and time (GSI2)."""
-        from carevault.store import SortKey  # noqa: PLC0415 (keeps the import list short)
-
         condition = sk or (SortKey.begins_with(prefix) if prefix else None)
         page = self.store.query(
             f"T#{self.tenant}#SUBJECT#{subject}",

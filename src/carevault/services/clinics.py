@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from carevault.crypto.keyring import Keyring
+from carevault.crypto.normalize import email as normalize_email
 from carevault.domain.clinic import Clinic, Role, User
 from carevault.repo.mapping import record_type
 from carevault.repo.records import PLATFORM, Records, Staged
@@ -63,6 +64,6 @@ def find_login(*, store: Store, ring: Keyring, email: str) -> tuple[str, User] |
     records = Records(store, ring, PLATFORM, [record_type(User)])
     for tenant, user_id in records.locate_unique(User.TYPE, "email", email):
         user = UnitOfWork(store, ring, tenant)[User].get(user_id)
-        if user is not None and user.email.lower() == email.strip().lower():
+        if user is not None and normalize_email(user.email) == normalize_email(email):
             return tenant, user
     return None
