@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from carevault.cli import app
+from carevault.config import Settings
+from carevault.domain.patient import Patient
+from carevault.errors import DuplicateValue, KeyDestroyed
+from carevault.services import clinics, patients
+from carevault.services.practice import Practice
 
 runner = CliRunner()
 
@@ -48,10 +54,6 @@ def test_bad_store_url_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_init_and_key_commands(tmp_path: Path) -> None:
-    from carevault.config import Settings
-    from carevault.repo.records import Records
-    from tests.contract.sealed import TYPES, patient
-
     home = tmp_path / "home"
     env = {"CAREVAULT_HOME": str(home)}
     result = runner.invoke(app, ["init"], env=env)
@@ -60,15 +62,27 @@ def test_init_and_key_commands(tmp_path: Path) -> None:
     assert (home / "carevault-keys.db").exists()
     settings = Settings.load(home=str(home))
     data, ring = settings.open()
-    records = Records(data, ring, "c1", TYPES)
-    records.put("PATIENT", "p1", patient(1))
-    records.put("PATIENT", "p2", patient(2))
+    clinic = clinics.create_clinic(store=data, ring=ring, name="Rotation Clinic").id
+    practice = Practice.open(data, ring, clinic)
+    people = [
+        patients.register(
+            practice=practice,
+            mrn=f"MRN-{i}",
+            first_name="Ann",
+            last_name="Lee",
+            date_of_birth="1980-01-02",
+            gender="female",
+            email=f"ann{i}@example.org",
+        )
+        for i in (1, 2)
+    ]
+    gone, kept = people
 
     for args in (
         ["keys", "rotate-root"],
-        ["keys", "rotate-branch", "--tenant", "c1"],
-        ["keys", "rotate-index", "--tenant", "c1"],
-        ["keys", "shred", "--tenant", "c1", "--subject", "p1", "--yes"],
+        ["keys", "rotate-branch", "--tenant", clinic],
+        ["keys", "rotate-index", "--tenant", clinic],
+        ["keys", "shred", "--tenant", clinic, "--subject", gone.id, "--yes"],
     ):
         result = runner.invoke(app, args, env={**env, "CAREVAULT_KEY_CACHE_TTL": "0"})
         assert result.exit_code == 0, (args, result.output)
@@ -76,17 +90,28 @@ def test_init_and_key_commands(tmp_path: Path) -> None:
 
     _, fresh = settings.open()
     assert fresh.provider.current_id() == "local:2"
-    assert fresh.current_branch("c1") == 2
-    assert fresh.index_keys("c1").write == (2,)
-    after = Records(data, fresh, "c1", TYPES)
-    assert after.get("PATIENT", "p2").fields == patient(2)  # type: ignore[union-attr]
-    from carevault.errors import KeyDestroyed
-
-    try:
-        after.get("PATIENT", "p1")
-        raise AssertionError("shredded subject was readable")
-    except KeyDestroyed:
-        pass
-    refused = runner.invoke(app, ["keys", "shred", "--tenant", "c1", "--subject", "p2"], env=env)
+    assert fresh.current_branch(clinic) == 2
+    assert fresh.index_keys(clinic).write == (2,)
+    after = Practice.open(data, fresh, clinic)
+    assert after.uow[Patient].require(kept.id).email == "ann2@example.org"
+    # the index sweep re-keyed the domain's beacons and sentinels: searches still find
+    assert [p.id for p in patients.find(practice=after, by="email", value="ann2@example.org")] == [
+        kept.id
+    ]
+    assert patients.by_mrn(practice=after, mrn="mrn 2") is not None
+    with pytest.raises(DuplicateValue):
+        patients.register(
+            practice=after,
+            mrn="MRN-2",
+            first_name="B",
+            last_name="C",
+            date_of_birth="1980-01-02",
+            gender="male",
+        )
+    with pytest.raises(KeyDestroyed):
+        after.uow[Patient].get(gone.id)
+    refused = runner.invoke(
+        app, ["keys", "shred", "--tenant", clinic, "--subject", kept.id], env=env
+    )
     assert refused.exit_code == 2
-    assert after.get("PATIENT", "p2") is not None
+    assert after.uow[Patient].get(kept.id) is not None
