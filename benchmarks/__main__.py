@@ -21,7 +21,7 @@ TARGETS = {
     ("sqlite", "put"): 0.5,
     ("sqlite", "record_roundtrip"): 0.5,
 }
-LATENCY_TARGETS = {"day_schedule_1M/10k": 1.5}
+LATENCY_TARGETS = {"provider_day_1M/10k": 1.5}
 
 
 def main() -> None:
