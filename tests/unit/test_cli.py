@@ -60,6 +60,7 @@ def test_init_and_key_commands(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (home / "root.key").stat().st_mode & 0o777 == 0o600
     assert (home / "carevault-keys.db").exists()
+    assert (home / "blobs").stat().st_mode & 0o077 == 0
     settings = Settings.load(home=str(home))
     data, ring = settings.open()
     clinic = clinics.create_clinic(store=data, ring=ring, name="Rotation Clinic").id

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
+from carevault.blobs import open_blobs
 from carevault.cli.common import StoreOption, console, fail
 from carevault.config import Settings
 from carevault.crypto.keyring import Keyring
@@ -51,9 +52,14 @@ def init(store: StoreOption = None) -> None:
     settings = Settings.load(store)
     with _opened(store, create=True):
         pass
+    try:
+        open_blobs(settings.blobs_url)  # a local blob directory is created here, mode 0700
+    except CarevaultError as exc:
+        raise fail(exc) from exc
     console.print(f"data store: {redact(settings.store_url)}")
     console.print(f"key table:  {redact(settings.keys_url)}")
     console.print(f"root key:   {settings.provider().current_id()}")
+    console.print(f"blobs:      {settings.blobs_url.split('?', 1)[0]}")
 
 
 @keys_app.command("rotate-root")
