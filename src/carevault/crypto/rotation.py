@@ -21,10 +21,10 @@ def rotate_root(ring: Keyring, progress: Progress | None = None) -> int:
 
 
 def rewrap_root(ring: Keyring, progress: Progress | None = None) -> int:
-    """Re-wrap every branch and index key not yet under the current root (resumable)."""
+    """Re-wrap every branch, index and audit-signing key not under the current root (resumable)."""
     current, done = ring.provider.current_id(), 0
     for tenant in ring.tenants():
-        for kind in ("BRANCH", "INDEX"):
+        for kind in ("BRANCH", "INDEX", "SIGN"):
             for item in ring.keys.query_all(f"T#{tenant}#{kind}"):
                 if item["sk"] == "#" or item["root"] == current:
                     continue

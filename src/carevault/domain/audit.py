@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from datetime import date
 from enum import StrEnum
 from typing import ClassVar
@@ -46,6 +45,7 @@ class AuditEvent(Entity):
 
     TYPE: ClassVar[str] = "AUDIT"
     SUBJECT: ClassVar[str | None] = None
+    HOME: ClassVar[tuple[str, str]] = ("AUDIT#S{shard}", "E#{seq}")  # a hash-chained log
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(
             index="gsi1",
@@ -69,7 +69,8 @@ class AuditEvent(Entity):
 
     at: UtcDateTime
     day: date | None = None  # derived from ``at``
-    shard: int = Field(default=0, ge=0, lt=SHARDS)  # derived from the id
+    shard: int = Field(default=0, ge=0, lt=SHARDS)  # the chain it was appended to
+    seq: int = Field(default=0, ge=0)  # its place in that chain
     actor_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_:-]+$")
     role: str = Field(min_length=1, max_length=20)
     action: Action
@@ -84,5 +85,4 @@ class AuditEvent(Entity):
     @model_validator(mode="after")
     def _derived(self) -> AuditEvent:
         object.__setattr__(self, "day", self.at.date())
-        object.__setattr__(self, "shard", zlib.crc32(self.id.encode()) % SHARDS)
         return self

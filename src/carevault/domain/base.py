@@ -156,6 +156,7 @@ class Entity(BaseModel):
     UNIQUE: ClassVar[tuple[Search, ...]] = ()
     REFS: ClassVar[dict[str, str]] = {}
     EXPIRES: ClassVar[str | None] = None  # a datetime field after which the item is gone
+    HOME: ClassVar[tuple[str, str]] = ("{TYPE}#{id}", "#")  # the home item's key (after T#{t}#)
 
     id: Id = Field(default_factory=new_id)
     version: int = Field(default=0, ge=0)

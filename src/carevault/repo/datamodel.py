@@ -48,7 +48,8 @@ def _code(text: str) -> str:
 
 
 def _row(entity: type[Entity]) -> list[str]:
-    home = _code(f"T#{{t}}#{entity.TYPE}#{{id}}") + " / `#`"
+    pk, sk = entity.HOME
+    home = _code(f"T#{{t}}#{pk}".replace("{TYPE}", entity.TYPE)) + f" / `{sk}`"
     keys = [
         f"{k.index}: `T#{{t}}#{k.pk}` / `{k.sk}` ({k.purpose})".replace("{TYPE}", entity.TYPE)
         for k in entity.KEYS

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from carevault.audit.signing import Signer
+from carevault.audit.trail import AuditTrail
 from carevault.blobs import BlobStore
 from carevault.crypto.keyring import Keyring
 from carevault.domain.base import utcnow
@@ -46,6 +49,12 @@ class Practice:
                 phone_region=clinic.settings.phone_region,
             )
         return cls(uow, clinic, blobs)
+
+    @cached_property
+    def audit(self) -> AuditTrail:
+        """The clinic's tamper-evident audit trail."""
+        signer = Signer(self.uow.records.ring, self.tenant)
+        return AuditTrail(self.uow.store, signer, self.tenant)
 
     @property
     def tenant(self) -> str:

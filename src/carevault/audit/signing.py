@@ -1,0 +1,97 @@
+"""Ed25519 keys that sign each tenant's audit chain heads, kept wrapped in the key table.
+
+    T#{t}#SIGN / #        current version
+    T#{t}#SIGN / V#{n}    private seed wrapped by the root, and the public key in the clear
+
+Old versions stay so heads signed before a rotation still verify.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from carevault.crypto.keyring import Keyring, _v
+from carevault.errors import ConflictError, KeyNotFound
+from carevault.store import Attr, Put
+
+
+class Signer:
+    """Signs and verifies audit heads for one tenant."""
+
+    def __init__(self, ring: Keyring, tenant: str) -> None:
+        self.ring, self.tenant = ring, tenant
+        self._private: dict[int, Ed25519PrivateKey] = {}
+        self._public: dict[int, Ed25519PublicKey] = {}
+
+    @property
+    def _pk(self) -> str:
+        return f"T#{self.tenant}#SIGN"
+
+    def _context(self, version: int) -> str:
+        return f"sign|{self.tenant}|{version}"
+
+    def current(self) -> int:
+        """The version new signatures use (created on first use)."""
+        pointer = self.ring.keys.get(self._pk, "#")
+        if pointer is None:
+            return self.rotate(expected=0)
+        return int(pointer["current"])
+
+    def rotate(self, expected: int | None = None) -> int:
+        """Make a new signing key current; returns its version."""
+        pointer = self.ring.keys.get(self._pk, "#")
+        current = 0 if pointer is None else int(pointer["current"])
+        if expected is not None and current != expected:
+            return current
+        version = current + 1
+        seed, wrapped, root = self.ring.provider.generate(self._context(version))
+        public = Ed25519PrivateKey.from_private_bytes(seed).public_key()
+        raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        item = {"pk": self._pk, "sk": _v(version), "wrapped": wrapped, "root": root, "public": raw}
+        condition = Attr("pk").not_exists() if pointer is None else Attr("current").eq(current)
+        try:
+            self.ring.keys.transact_write(
+                [Put(item), Put({"pk": self._pk, "sk": "#", "current": version}, condition)]
+            )
+        except ConflictError:  # another process made it first: use theirs
+            return self.current()
+        return version
+
+    def _item(self, version: int) -> dict[str, Any]:
+        item = self.ring.keys.get(self._pk, _v(version))
+        if item is None:
+            raise KeyNotFound(f"tenant {self.tenant!r} has no audit signing key {version}")
+        return item
+
+    def sign(self, message: bytes) -> tuple[int, bytes]:
+        """(key version, signature) of ``message`` under the current key."""
+        version = self.current()
+        key = self._private.get(version)
+        if key is None:
+            item = self._item(version)
+            seed = self.ring.provider.unwrap(
+                item["wrapped"],
+                self._context(version),
+                item["root"],
+            )
+            key = self._private[version] = Ed25519PrivateKey.from_private_bytes(seed)
+        return version, key.sign(message)
+
+    def verify(self, version: int, message: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is this tenant's key ``version`` signing ``message``."""
+        key = self._public.get(version)
+        if key is None:
+            try:
+                raw = self._item(version)["public"]
+            except KeyNotFound:
+                return False
+            key = self._public[version] = Ed25519PublicKey.from_public_bytes(raw)
+        try:
+            key.verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True

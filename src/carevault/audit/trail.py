@@ -1,0 +1,224 @@
+"""The tamper-evident audit trail: per-tenant hash chains, signed heads, checkpoints.
+
+A tenant's events are spread over ``SHARDS`` chains so no partition takes more than its
+share of a busy clinic's events:
+
+    T#{t}#AUDIT#S{s} / E#{seq:012d}   an event: its fields (ids and enums, never PHI),
+                                      prev (the previous event's hash) and hash =
+                                      SHA-256(prev + canonical JSON of the fields)
+    T#{t}#AUDIT#S{s} / HEAD           seq and hash of the last event, signed (Ed25519)
+    T#{t}#AUDIT#S{s} / CKPT#{seq}     a signed checkpoint every CHECKPOINT events
+
+An append puts its events and moves the head (only if it has not moved meanwhile) in the
+same transaction as the change it records, so a committed change always has its event.
+Editing, deleting, inserting, reordering or truncating events breaks a link, the head or
+a checkpoint, and ``verify`` names the first break.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+
+from carevault.audit.signing import Signer
+from carevault.domain.audit import SHARDS, AuditEvent
+from carevault.errors import ConflictError, StoreUnavailable
+from carevault.repo.records import Staged, commit
+from carevault.store import Attr, Index, Item, KeyCondition, Put, SortKey, Store
+
+GENESIS = bytes(32)
+CHECKPOINT = 100
+RETENTION = timedelta(days=7 * 366)  # at least seven years
+MAX_EVENTS = 25  # per append, leaving room for the change it records
+
+
+class _HeadMoved(ConflictError):
+    """Another writer appended to the chain first; the append is retried."""
+
+
+def canonical(fields: dict[str, Any]) -> bytes:
+    """The bytes an event's hash covers: its fields as sorted, compact JSON."""
+    return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+
+
+def link(prev: bytes, fields: dict[str, Any]) -> bytes:
+    """An event's hash, chained to the previous one."""
+    return hashlib.sha256(prev + canonical(fields)).digest()
+
+
+def head_message(tenant: str, shard: int, seq: int, digest: bytes) -> bytes:
+    """What a head or checkpoint signature covers."""
+    return f"carevault audit|{tenant}|{shard}|{seq}|".encode() + digest
+
+
+def _fill(template: str, values: dict[str, Any]) -> str | None:
+    try:
+        return template.format_map({k: v for k, v in values.items() if v is not None})
+    except KeyError:
+        return None
+
+
+def event_of(item: Item) -> AuditEvent:
+    """The event a stored chain item holds."""
+    fields = {k: v for k, v in item["event"].items() if k != "tenant"}
+    return AuditEvent.model_validate(fields, context={"stored": True})
+
+
+class AuditTrail:
+    """Appends a tenant's events to its chains, and reads them back."""
+
+    def __init__(self, store: Store, signer: Signer, tenant: str, *, shards: int = SHARDS) -> None:
+        self.store, self.signer, self.tenant, self.shards = store, signer, tenant, shards
+
+    def partition(self, shard: int) -> str:
+        return f"T#{self.tenant}#AUDIT#S{shard}"
+
+    # -- appending ---------------------------------------------------------------------
+
+    def stage(self, events: Sequence[AuditEvent], shard: int) -> list[Staged]:
+        """Actions appending ``events`` to chain ``shard`` as of its current head."""
+        pk = self.partition(shard)
+        head = self.store.get(pk, "HEAD")
+        seq = 0 if head is None else int(head["seq"])
+        prev = GENESIS if head is None else bytes(head["hash"])
+        staged: list[Staged] = []
+        for event in events:
+            seq += 1
+            fields = event.model_copy(update={"shard": shard, "seq": seq}).fields()
+            fields.update(tenant=self.tenant, id=event.id)
+            digest = link(prev, fields)
+            retain = (event.at + RETENTION).date().isoformat()
+            item: Item = {"pk": pk, "sk": f"E#{seq:012d}", "event": fields, "prev": prev,
+                          "hash": digest, "retain_until": retain}  # fmt: skip
+            for key in AuditEvent.KEYS:
+                gpk, gsk = _fill(key.pk, fields), _fill(key.sk, fields)
+                if gpk is not None and gsk is not None:
+                    item[f"{key.index}pk"], item[f"{key.index}sk"] = f"T#{self.tenant}#{gpk}", gsk
+            staged.append(Staged(Put(item, Attr("pk").not_exists()), _HeadMoved("audit")))
+            if seq % CHECKPOINT == 0:
+                staged.append(Staged(Put(self._signed(pk, f"CKPT#{seq:012d}", shard, seq, digest))))
+            prev = digest
+        new_head = self._signed(pk, "HEAD", shard, seq, prev)
+        moved = Attr("pk").not_exists() if head is None else Attr("seq").eq(head["seq"])
+        staged.append(Staged(Put(new_head, moved), _HeadMoved("audit")))
+        return staged
+
+    def _signed(self, pk: str, sk: str, shard: int, seq: int, digest: bytes) -> Item:
+        kid, signature = self.signer.sign(head_message(self.tenant, shard, seq, digest))
+        return {"pk": pk, "sk": sk, "seq": seq, "hash": digest, "kid": kid, "sig": signature}
+
+    def append(self, events: Sequence[AuditEvent], change: Sequence[Staged] = ()) -> None:
+        """Commit ``events`` (and the ``change`` they record) in one transaction."""
+        if not events:
+            commit(self.store, change)
+            return
+        for start in range(0, len(events), MAX_EVENTS):
+            batch = events[start : start + MAX_EVENTS]
+            first = start == 0
+            for _ in range(50):
+                shard = random.randrange(self.shards)
+                try:
+                    commit(self.store, [*(change if first else ()), *self.stage(batch, shard)])
+                    break
+                except _HeadMoved:  # another writer got there first: link to its new head
+                    continue
+            else:
+                raise StoreUnavailable("audit: the chains stayed busy; try again")
+
+    # -- reading -----------------------------------------------------------------------
+
+    def events(self, shard: int) -> Iterator[Item]:
+        """A chain's stored event items, in sequence order."""
+        yield from self.store.query_all(self.partition(shard), sk=SortKey.begins_with("E#"))
+
+    def query(
+        self, index: Index, partition: str, sk: KeyCondition | None = None
+    ) -> list[AuditEvent]:
+        """Events of one GSI partition (``partition`` follows ``T#{tenant}#``)."""
+        items = self.store.query_all(f"T#{self.tenant}#{partition}", index=index, sk=sk)
+        return [event_of(i) for i in items]
+
+
+@dataclass(frozen=True, slots=True)
+class Break:
+    """Where a chain stops verifying, and how."""
+
+    shard: int
+    seq: int
+    problem: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What ``verify`` found: events checked, and the first break per chain."""
+
+    events: int
+    breaks: list[Break]
+
+    @property
+    def intact(self) -> bool:
+        return not self.breaks
+
+
+def verify(trail: AuditTrail) -> Report:
+    """Recompute every chain of the tenant; report the first break of each."""
+    total, breaks = 0, []
+    for shard in range(trail.shards):
+        count, found = _verify_chain(trail, shard)
+        total += count
+        if found is not None:
+            breaks.append(found)
+    return Report(total, breaks)
+
+
+def _verify_chain(trail: AuditTrail, shard: int) -> tuple[int, Break | None]:
+    tenant, pk = trail.tenant, trail.partition(shard)
+    prev, seq, digests = GENESIS, 0, {0: GENESIS}
+    for item in trail.events(shard):
+        at = int(item["sk"][2:])
+        fields = item.get("event") or {}
+        if at != seq + 1 or fields.get("seq") != at:
+            problem = "an event is missing" if at > seq + 1 else "events are out of order"
+            return seq, Break(shard, seq + 1, problem)
+        if fields.get("tenant") != tenant or fields.get("shard") != shard:
+            return seq, Break(shard, at, "an event was moved from another chain")
+        if bytes(item.get("prev", b"")) != prev:
+            return seq, Break(shard, at, "the link to the previous event is broken")
+        digest = link(prev, fields)
+        if bytes(item.get("hash", b"")) != digest:
+            return seq, Break(shard, at, "the event was altered")
+        prev, seq = digest, at
+        digests[at] = digest
+    head = trail.store.get(pk, "HEAD")
+    if head is None:
+        return seq, Break(shard, seq, "the chain head is missing") if seq else None
+    if not _signature_holds(trail, shard, head):
+        return seq, Break(shard, int(head.get("seq", 0)), "the chain head's signature is invalid")
+    if int(head["seq"]) > seq:
+        return seq, Break(shard, seq + 1, "events after this one were removed (truncated)")
+    if int(head["seq"]) < seq:
+        return seq, Break(shard, int(head["seq"]) + 1, "events were added after the signed head")
+    if bytes(head["hash"]) != prev:
+        return seq, Break(shard, seq, "the chain head does not match the events")
+    for checkpoint in trail.store.query_all(pk, sk=SortKey.begins_with("CKPT#")):
+        at = int(checkpoint["seq"])
+        good = _signature_holds(trail, shard, checkpoint) and digests.get(at) == bytes(
+            checkpoint["hash"]
+        )
+        if not good:
+            return seq, Break(shard, at, "a signed checkpoint does not match the events")
+    return seq, None
+
+
+def _signature_holds(trail: AuditTrail, shard: int, item: Item) -> bool:
+    try:
+        message = head_message(trail.tenant, shard, int(item["seq"]), bytes(item["hash"]))
+        return trail.signer.verify(int(item["kid"]), message, bytes(item["sig"]))
+    except (KeyError, TypeError, ValueError):
+        return False
