@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from carevault import __version__
+from carevault.cli.audit import audit_app
 from carevault.cli.common import StoreOption, console, fail
 from carevault.cli.keys import init, keys_app
 from carevault.cli.seed import demo_command, seed_command
@@ -17,6 +18,7 @@ app = typer.Typer(help="carevault: encrypted, audited health data.", no_args_is_
 store_app = typer.Typer(help="The item store: create it, inspect it, purge expired items.")
 app.add_typer(store_app, name="store", no_args_is_help=True)
 app.add_typer(keys_app, name="keys", no_args_is_help=True)
+app.add_typer(audit_app, name="audit", no_args_is_help=True)
 app.command("init")(init)
 app.command("seed")(seed_command)
 app.command("demo")(demo_command)

@@ -8,18 +8,36 @@ are free, and that nobody changed the entity since it was read (``version``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from carevault.crypto.keyring import Keyring
+from carevault.domain.audit import Action, AuditEvent
 from carevault.domain.base import Entity, checked, kind_of, utcnow
 from carevault.errors import NotFound, ValidationError
 from carevault.repo.mapping import BY_TYPE, record_type
 from carevault.repo.records import STALE, Records, Staged, commit
 from carevault.store import Attr, ConditionCheck, Item, KeyCondition, SortKey, Store
 from carevault.store.types import Index
+
+
+class AuditSink(Protocol):
+    """Where a unit of work sends its audit events (``carevault.audit.Auditor``)."""
+
+    def event(
+        self,
+        action: Action,
+        resource_type: str,
+        resource_id: str | None,
+        patient_id: str | None,
+    ) -> AuditEvent: ...
+
+    def reads(self, events: Sequence[AuditEvent]) -> None: ...
+
+    def commit(self, events: Sequence[AuditEvent], change: Sequence[Staged]) -> None: ...
+
 
 E = TypeVar("E", bound=Entity)
 T = TypeVar("T")
@@ -46,8 +64,11 @@ class UnitOfWork:
         actor: str | None = None,
         phone_region: str = "US",
         clock: Clock = utcnow,
+        audit: AuditSink | None = None,
     ) -> None:
         self.store, self.tenant, self.actor, self.clock = store, tenant, actor, clock
+        self.audit = audit
+        self._events: list[AuditEvent] = []
         self.phone_region = phone_region
         types = [record_type(cls, phone_region) for cls in BY_TYPE.values()]
         self.records = Records(store, ring, tenant, types)
@@ -85,14 +106,34 @@ class UnitOfWork:
         return (pk, sk) in self._keys
 
     def commit(self) -> None:
-        """Write everything staged, atomically; nothing is written if any check fails."""
+        """Write everything staged, with its audit events, atomically; or nothing at all."""
         staged, self._staged, self._keys = self._staged, [], set()
-        if staged:
+        events, self._events = self._events, []
+        if self.audit is not None and events:
+            self.audit.commit(events, staged)
+        elif staged:
             commit(self.store, staged)
 
     def rollback(self) -> None:
         """Forget everything staged."""
-        self._staged, self._keys = [], set()
+        self._staged, self._keys, self._events = [], set(), []
+
+    def record(self, action: Action, entity: Entity) -> None:
+        """Note an audit event for a staged write (it commits with the write)."""
+        if self.audit is not None and entity.SUBJECT is not None:
+            self._events.append(self.audit.event(action, entity.TYPE, entity.id, _patient(entity)))
+
+    def disclose(self, entities: Sequence[Entity], search: str | None = None) -> None:
+        """Make read (and search) events durable before PHI is handed out."""
+        if self.audit is None:
+            return
+        events = [self.audit.event(Action.SEARCH, search, None, None)] if search else []
+        events += [
+            self.audit.event(Action.READ, e.TYPE, e.id, _patient(e))
+            for e in entities
+            if _patient(e) is not None  # PHI: it is about a patient
+        ]
+        self.audit.reads(events)
 
     def load(self, item: Item) -> Entity:
         """The entity a stored home item holds, decrypted."""
@@ -130,7 +171,17 @@ class UnitOfWork:
             cursor=cursor,
             filter=Attr("deleted_at").not_exists(),
         )
-        return Listing([self.load(i) for i in page.items], page.cursor)
+        listing = Listing([self.load(i) for i in page.items], page.cursor)
+        self.disclose(listing.items)
+        return listing
+
+
+def _patient(entity: Entity) -> str | None:
+    """The patient an entity is about, if any."""
+    if entity.TYPE in ("PATIENT", "REGISTRATION"):
+        return entity.id
+    found = getattr(entity, "patient_id", None)
+    return found if isinstance(found, str) else None
 
 
 def _key(action: Any) -> tuple[str, str]:
@@ -159,7 +210,9 @@ class Repository(Generic[E]):
         item = self.uow.store.get(*self.uow.records.home(self.type, _checked_id(entity_id)))
         if item is None or (item.get("deleted_at") and not deleted):
             return None
-        return self._load(item)
+        entity = self._load(item)
+        self.uow.disclose([entity])
+        return entity
 
     def require(self, entity_id: str) -> E:
         """The entity with this id; NotFound if there is none in this clinic."""
@@ -170,13 +223,16 @@ class Repository(Generic[E]):
 
     def find(self, index: str, value: str) -> list[E]:
         """Entities whose encrypted field matches ``value`` (beacon lookup, verified)."""
-        found = self.uow.records.find(self.type, index, value)
-        return [self._from_record(r) for r in found]
+        found = [self._from_record(r) for r in self.uow.records.find(self.type, index, value)]
+        self.uow.disclose(found, search=self.type)
+        return found
 
     def find_unique(self, field: str, value: str) -> E | None:
         """The entity holding a unique value (MRN, login email)."""
         record = self.uow.records.find_unique(self.type, field, value)
-        return None if record is None else self._from_record(record)
+        found = None if record is None else self._from_record(record)
+        self.uow.disclose([found] if found else [], search=self.type)
+        return found
 
     def _from_record(self, record: Any) -> E:
         data = {**record.fields, "id": record.id, "version": record.version}
@@ -201,15 +257,21 @@ class Repository(Generic[E]):
             limit=limit,
             cursor=cursor,
         )
-        return Listing([self._load(i) for i in page.items], page.cursor)
+        listing = Listing([self._load(i) for i in page.items], page.cursor)
+        self.uow.disclose(listing.items)
+        return listing
 
     def query_all(
         self, index: Index, partition: str, *, sk: KeyCondition | None = None
     ) -> Iterator[E]:
         """Every entity of a GSI partition."""
-        items = self.uow.store.query_all(f"T#{self.uow.tenant}#{partition}", index=index, sk=sk)
-        for item in items:
-            yield self._load(item)
+        cursor = None
+        while True:
+            page = self.query(index, partition, sk=sk, cursor=cursor)  # audited page by page
+            yield from page.items
+            cursor = page.cursor
+            if cursor is None:
+                return
 
     # -- writing ---------------------------------------------------------------------
 
@@ -263,6 +325,10 @@ class Repository(Generic[E]):
         if deleted is None:
             staged += self._reference_checks(entity, staged)
         self.uow.stage(staged)
+        action = Action.CREATE if current is None else Action.UPDATE
+        if deleted and not (current or {}).get("deleted_at"):
+            action = Action.DELETE
+        self.uow.record(action, entity)
         return entity.model_copy(update={"version": version})
 
     def _expiry(self, entity: E) -> int | None:

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
+from carevault.audit.recorder import AuditContext, Auditor
 from carevault.audit.signing import Signer
 from carevault.audit.trail import AuditTrail
 from carevault.blobs import BlobStore
@@ -35,26 +36,35 @@ class Practice:
         actor: str | None = None,
         blobs: BlobStore | None = None,
         clock: Clock = utcnow,
+        audit: AuditContext | None = None,
     ) -> Practice:
-        """The practice of an existing clinic (NotFound if there is none)."""
-        uow = UnitOfWork(store, ring, clinic_id, actor=actor, clock=clock)
-        clinic = uow[Clinic].require(clinic_id)
-        if clinic.settings.phone_region != "US":
-            uow = UnitOfWork(
-                store,
-                ring,
-                clinic_id,
-                actor=actor,
-                clock=clock,
-                phone_region=clinic.settings.phone_region,
-            )
+        """The practice of an existing clinic (NotFound if there is none).
+
+        With an ``audit`` context every write commits with its audit event and every
+        read of PHI is recorded before it is returned.
+        """
+        clinic = UnitOfWork(store, ring, clinic_id)[Clinic].require(clinic_id)
+        auditor = None
+        if audit is not None:
+            trail = AuditTrail(store, Signer(ring, clinic_id), clinic_id)
+            auditor = Auditor(trail, audit)
+        uow = UnitOfWork(
+            store,
+            ring,
+            clinic_id,
+            actor=actor or (audit.actor if audit else None),
+            clock=clock,
+            phone_region=clinic.settings.phone_region,
+            audit=auditor,
+        )
         return cls(uow, clinic, blobs)
 
     @cached_property
     def audit(self) -> AuditTrail:
         """The clinic's tamper-evident audit trail."""
-        signer = Signer(self.uow.records.ring, self.tenant)
-        return AuditTrail(self.uow.store, signer, self.tenant)
+        if isinstance(self.uow.audit, Auditor):
+            return self.uow.audit.trail
+        return AuditTrail(self.uow.store, Signer(self.uow.records.ring, self.tenant), self.tenant)
 
     @property
     def tenant(self) -> str:

@@ -1,0 +1,129 @@
+"""Recording who did what: events for writes ride in the change's own transaction; events
+for reads are made durable before the data is handed back, with group commit.
+
+Group commit: callers that arrive while an append is in flight wait for the next one,
+which carries all their events at once, so concurrent readers share transactions instead
+of queueing one commit each.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from carevault.audit.trail import AuditTrail
+from carevault.domain.audit import Action, AuditEvent, Level, Outcome
+from carevault.domain.base import utcnow
+from carevault.repo.records import Staged
+
+
+@dataclass(frozen=True, slots=True)
+class AuditContext:
+    """Who acts, in which role, for what purpose, in which request."""
+
+    actor: str
+    role: str
+    purpose: str = "TREATMENT"
+    request_id: str | None = None
+
+
+@dataclass
+class _Waiter:
+    events: Sequence[AuditEvent]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Leader/follower batching of read events into shared appends."""
+
+    def __init__(self, trail: AuditTrail) -> None:
+        self.trail = trail
+        self._lock = threading.Lock()
+        self._pending: list[_Waiter] = []
+        self._leading = False
+
+    def submit(self, events: Sequence[AuditEvent]) -> None:
+        """Return once ``events`` are durable in the trail."""
+        waiter = _Waiter(events)
+        with self._lock:
+            self._pending.append(waiter)
+            lead = not self._leading
+            self._leading = True
+        if lead:
+            self._lead()
+        waiter.done.wait()
+        if waiter.error is not None:
+            raise waiter.error
+
+    def _lead(self) -> None:
+        while True:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._leading = False
+                    return
+            try:
+                self.trail.append([e for w in batch for e in w.events])
+            except BaseException as exc:  # every waiter of the batch learns it failed
+                for w in batch:
+                    w.error = exc
+            for w in batch:
+                w.done.set()
+
+
+_COMMITTERS: dict[tuple[int, str], GroupCommit] = {}
+_COMMITTERS_LOCK = threading.Lock()
+
+
+def committer(trail: AuditTrail) -> GroupCommit:
+    """The process-wide group committer of a store's tenant."""
+    key = (id(trail.store), trail.tenant)
+    with _COMMITTERS_LOCK:
+        found = _COMMITTERS.get(key)
+        if found is None:
+            found = _COMMITTERS[key] = GroupCommit(trail)
+        return found
+
+
+class Auditor:
+    """Makes events for one request's actions and writes them as the rules require."""
+
+    def __init__(self, trail: AuditTrail, context: AuditContext) -> None:
+        self.trail, self.context = trail, context
+        self._group = committer(trail)
+
+    def event(
+        self,
+        action: Action,
+        resource_type: str,
+        resource_id: str | None,
+        patient_id: str | None,
+        outcome: Outcome = Outcome.SUCCESS,
+        level: Level = Level.HIPAA,
+    ) -> AuditEvent:
+        """An event of this request's actor."""
+        c = self.context
+        return AuditEvent.create(
+            at=utcnow(),
+            actor_id=c.actor,
+            role=c.role,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            patient_id=patient_id,
+            purpose=c.purpose,
+            outcome=outcome,
+            level=level,
+            request_id=c.request_id,
+        )
+
+    def reads(self, events: Sequence[AuditEvent]) -> None:
+        """Make read events durable (group commit) before the data is returned."""
+        if events:
+            self._group.submit(events)
+
+    def commit(self, events: Sequence[AuditEvent], change: Sequence[Staged]) -> None:
+        """Commit a change together with its events."""
+        self.trail.append(events, change)
