@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.engines import ENGINES
 
+from benchmarks.audit import run as run_audit
 from benchmarks.crypto import run as run_crypto
 from benchmarks.domain import run as run_domain
 from benchmarks.store import BASELINES, use_baseline
@@ -20,6 +21,8 @@ TARGETS = {
     ("sqlite", "query25"): 0.7,
     ("sqlite", "put"): 0.5,
     ("sqlite", "record_roundtrip"): 0.5,
+    ("sqlite", "audited_read"): 0.7,
+    ("postgresql", "audited_read"): 0.7,
 }
 LATENCY_TARGETS = {"provider_day_1M/10k": 1.5}
 
@@ -31,7 +34,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per side")
     parser.add_argument("--baseline", choices=sorted(BASELINES), default="msgpack")
     parser.add_argument(
-        "--suites", default="store,crypto,domain", help="comma list: store, crypto, domain"
+        "--suites", default="store,crypto,domain,audit", help="comma list: store, crypto, domain"
     )
     parser.add_argument(
         "--big",
@@ -48,6 +51,8 @@ def main() -> None:
         results += run_store(engines, args.seconds, args.rounds)
     if "crypto" in parser_suites:
         results += run_crypto(args.seconds, args.rounds)
+    if "audit" in parser_suites:
+        results += run_audit(engines, args.seconds, args.rounds)
     if "domain" in parser_suites:
         results += run_domain(engines, args.seconds, args.rounds, args.big)
     print(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -123,3 +126,13 @@ def test_bad_store_urls_are_refused_clearly(url: str) -> None:
 def test_redact_hides_passwords() -> None:
     assert redact("postgresql://u:secret@db:5432/x") == "postgresql://u:***@db:5432/x"
     assert redact("sqlite:///a.db") == "sqlite:///a.db"
+
+
+def test_sqlite_reads_many_keys_by_primary_key_not_by_scan(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/plan.db")
+    store.create_table()
+    sql = store._keys_sql(3)  # type: ignore[attr-defined]
+    with sqlite3.connect(tmp_path / "plan.db") as conn:
+        plan = conn.execute(f"EXPLAIN QUERY PLAN {sql}", ["a", "#"] * 3).fetchall()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "USING PRIMARY KEY" in details and "SCAN items" not in details, details

@@ -53,6 +53,17 @@ class SqliteStore(SqlStore):
         self._opened: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
+    def _keys_sql(self, count: int) -> str:
+        # SQLite scans the whole table for ``(pk, sk) IN (VALUES …)``; joining the list of
+        # keys to the table looks each one up by primary key instead.
+        if count == 1:
+            return "SELECT pk, sk, data FROM items WHERE pk = ? AND sk = ?"
+        values = ", ".join("(?, ?)" for _ in range(count))
+        return (
+            f"SELECT i.pk, i.sk, i.data FROM (VALUES {values}) AS v"
+            " CROSS JOIN items AS i ON i.pk = v.column1 AND i.sk = v.column2"
+        )
+
     def _connect(self, create: bool = False) -> sqlite3.Connection:
         mode = "rwc" if create else "rw"
         uri = f"file:{quote(os.path.abspath(self.path))}?mode={mode}"

@@ -1,0 +1,117 @@
+"""The cost of auditing: patient reads and writes per second with the audit trail on vs off.
+
+Reads run on ``THREADS`` threads at once (a server's concurrent requests), so group commit
+can share one chain append among the readers waiting at the same moment; writes carry
+their event in their own transaction.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.engines import store_url
+
+from carevault.audit.recorder import AuditContext
+from carevault.crypto import Keyring, LocalKeyProvider
+from carevault.domain.patient import Patient
+from carevault.services import clinics, patients
+from carevault.services.practice import Practice
+
+THREADS = 8
+
+
+def _person(i: int) -> dict[str, Any]:
+    return {
+        "mrn": f"A-{i:09d}",
+        "first_name": f"Quinlan{i}",
+        "last_name": "Whitford",
+        "date_of_birth": "1961-07-04",
+        "gender": "female",
+        "email": f"q{i}@example.org",
+        "ssn": f"987-65-{i % 10000:04d}",
+    }
+
+
+def _reads_per_second(practices: list[Practice], ids: list[str], seconds: float) -> float:
+    stop = time.perf_counter() + seconds
+    counts = [0] * len(practices)
+    start = threading.Barrier(len(practices))
+
+    def run(k: int) -> None:
+        p, n = practices[k], 0
+        start.wait()
+        while time.perf_counter() < stop:
+            p.uow[Patient].get(ids[(k * 7 + n) % len(ids)])
+            n += 1
+        counts[k] = n
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(practices))]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.perf_counter() - began)
+
+
+def run(engines: list[str], seconds: float, rounds: int) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="carevault-bench-audit-"))
+    for engine in [e for e in engines if e in ("sqlite", "postgresql")]:
+        store, keys = open_pair(engine, tmp)
+        ring = Keyring(keys, LocalKeyProvider.create(tmp / f"root-{engine}.key"))
+        tenant = clinics.create_clinic(store=store, ring=ring, name="Bench").id
+
+        def practice(audited: bool, k: int = 0) -> Practice:
+            context = AuditContext(actor=f"u{k}", role="DOCTOR") if audited else None
+            return Practice.open(store, ring, tenant, audit=context)  # noqa: B023
+
+        plain = practice(False)
+        ids = [patients.register(practice=plain, **_person(i)).id for i in range(200)]
+        counter = iter(range(10**9))
+        best: dict[tuple[str, bool], float] = {}
+        for _ in range(rounds):
+            for audited in (False, True):
+                readers = [practice(audited, k) for k in range(THREADS)]
+                rate = _reads_per_second(readers, ids, seconds)
+                best[("read", audited)] = max(best.get(("read", audited), 0.0), rate)
+                writer = practice(audited)
+                began, n = time.perf_counter(), 0
+                while time.perf_counter() - began < seconds:
+                    patients.register(practice=writer, **_person(10**6 + next(counter)))
+                    n += 1
+                rate = n / (time.perf_counter() - began)
+                best[("write", audited)] = max(best.get(("write", audited), 0.0), rate)
+        for op in ("read", "write"):
+            on, off = best[(op, True)], best[(op, False)]
+            results.append(
+                {
+                    "engine": engine,
+                    "operation": f"audited_{op}",
+                    "carevault_ops": on,
+                    "raw_ops": off,
+                    "ratio": on / off,
+                }
+            )
+            print(
+                f"  {engine:<11} audited_{op:<6} {on:.0f}/s vs {off:.0f}/s unaudited"
+                f" (ratio {on / off:.2f})",
+                flush=True,
+            )
+        for s in (store, keys):
+            s.drop_table()
+            s.close()
+    return results
+
+
+def open_pair(engine: str, tmp: Path) -> tuple[Any, Any]:
+    from carevault.store import open_store
+
+    pair = [open_store(store_url(engine, tmp, None)) for _ in range(2)]
+    for s in pair:
+        s.create_table()
+    return pair[0], pair[1]
