@@ -21,7 +21,7 @@ from carevault.domain.patient import Patient
 from carevault.services import clinics, patients
 from carevault.services.practice import Practice
 
-THREADS = 8
+THREADS = 32  # a FastAPI server runs sync endpoints on a pool of 40 threads
 
 
 def _person(i: int) -> dict[str, Any]:

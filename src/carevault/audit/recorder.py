@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from carevault.audit.trail import AuditTrail
 from carevault.domain.audit import Action, AuditEvent, Level, Outcome
 from carevault.domain.base import utcnow
+from carevault.domain.ids import new_id
 from carevault.repo.records import Staged
 
 
@@ -93,6 +94,7 @@ class Auditor:
     def __init__(self, trail: AuditTrail, context: AuditContext) -> None:
         self.trail, self.context = trail, context
         self._group = committer(trail)
+        self._checked: AuditEvent | None = None
 
     def event(
         self,
@@ -105,8 +107,29 @@ class Auditor:
     ) -> AuditEvent:
         """An event of this request's actor."""
         c = self.context
-        return AuditEvent.create(
-            at=utcnow(),
+        now = utcnow()
+        if self._checked is None:  # the context's own values are validated once
+            self._checked = AuditEvent.create(
+                at=now,
+                actor_id=c.actor,
+                role=c.role,
+                action=action,
+                resource_type="CHECK",
+                purpose=c.purpose,
+                request_id=c.request_id,
+            )
+        return AuditEvent.model_construct(
+            id=new_id(),
+            version=0,
+            created_at=now,
+            updated_at=now,
+            created_by=None,
+            updated_by=None,
+            deleted_at=None,
+            at=now,
+            day=now.date(),
+            shard=0,
+            seq=0,
             actor_id=c.actor,
             role=c.role,
             action=action,

@@ -21,7 +21,8 @@ import hashlib
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from enum import Enum
 from typing import Any
 
 import orjson
@@ -57,6 +58,23 @@ def head_message(tenant: str, shard: int, seq: int, digest: bytes) -> bytes:
     return f"carevault audit|{tenant}|{shard}|{seq}|".encode() + digest
 
 
+def _plain(event: AuditEvent) -> dict[str, Any]:
+    """The event's fields as JSON values (what ``fields()`` gives, without the dump's cost)."""
+    out: dict[str, Any] = {}
+    for name, value in event.__dict__.items():
+        if name in ("version", "deleted_at"):
+            continue
+        if isinstance(value, datetime):
+            out[name] = value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif isinstance(value, date):
+            out[name] = value.isoformat()
+        elif isinstance(value, Enum):
+            out[name] = value.value
+        else:
+            out[name] = value
+    return out
+
+
 def _fill(template: str, values: dict[str, Any]) -> str | None:
     try:
         return template.format_map({k: v for k, v in values.items() if v is not None})
@@ -90,8 +108,7 @@ class AuditTrail:
         staged: list[Staged] = []
         for event in events:
             seq += 1
-            fields = event.model_copy(update={"shard": shard, "seq": seq}).fields()
-            fields.update(tenant=self.tenant, id=event.id)
+            fields = {**_plain(event), "shard": shard, "seq": seq, "tenant": self.tenant}
             digest = link(prev, fields)
             retain = (event.at + RETENTION).date().isoformat()
             item: Item = {"pk": pk, "sk": f"E#{seq:012d}", "event": fields, "prev": prev,
