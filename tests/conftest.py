@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from carevault.store import Store
+from tests.domain.world import World, make_world
 from tests.engines import ENGINES, DynamoLocal, EngineUnavailable, new_store
 
 settings.register_profile(
@@ -114,3 +115,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             if engine in counts:
                 summary = ", ".join(f"{n} {k}" for k, n in sorted(counts[engine].items()))
                 terminalreporter.write_line(f"{engine}: {summary}")
+
+
+@pytest.fixture
+def world(make_store: Callable[[], Store], tmp_path: Path) -> World:
+    """A fresh clinic with a doctor on the test's engine (tests/domain/world.py)."""
+    return make_world(make_store, tmp_path)

@@ -12,6 +12,10 @@
     │   └── KeyNotFound           no key exists for that tenant, subject or version
     │       └── KeyDestroyed      the subject's key was shredded: its data is gone for good
     ├── NotFound                  no such entity in this clinic (or it was deleted)
+    ├── AuthenticationFailed      the credentials sign no one in (which part is not said)
+    │   ├── AccountLocked         too many failed logins: locked for a while
+    │   └── InvalidToken          a token is forged, expired, revoked or for something else
+    ├── PermissionDenied          the principal may not do this; names the permission
     ├── ConflictError             a write lost to a condition or to another writer
     │   ├── ConditionFailed       the condition of a single put or delete was false
     │   ├── TransactionCanceled   a transaction wrote nothing; ``reasons`` says why, per action
@@ -73,6 +77,27 @@ class NotFound(CarevaultError):
         super().__init__(f"{kind} {entity_id} not found")
         self.kind = kind
         self.entity_id = entity_id
+
+
+class AuthenticationFailed(CarevaultError):
+    """The credentials do not sign anyone in (which part was wrong is not said)."""
+
+
+class AccountLocked(AuthenticationFailed):
+    """Too many failed logins: the account is locked for a while."""
+
+
+class InvalidToken(AuthenticationFailed):
+    """A token is malformed, forged, expired, revoked or meant for something else."""
+
+
+class PermissionDenied(CarevaultError):
+    """The principal may not do this; ``permission`` names what was missing."""
+
+    def __init__(self, permission: str, reason: str = "not permitted") -> None:
+        super().__init__(f"{permission}: {reason}")
+        self.permission = permission
+        self.reason = reason
 
 
 class CryptoError(CarevaultError):

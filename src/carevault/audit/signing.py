@@ -8,6 +8,7 @@ Old versions stay so heads signed before a rotation still verify.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -25,6 +26,7 @@ class Signer:
     def __init__(self, ring: Keyring, tenant: str) -> None:
         self.ring, self.tenant = ring, tenant
         self._private: dict[int, Ed25519PrivateKey] = {}
+        self._current: tuple[float, int] | None = None
         self._public: dict[int, Ed25519PublicKey] = {}
 
     @property
@@ -35,11 +37,14 @@ class Signer:
         return f"sign|{self.tenant}|{version}"
 
     def current(self) -> int:
-        """The version new signatures use (created on first use)."""
+        """The version new signatures use (created on first use; cached for the key TTL)."""
+        now = time.monotonic()
+        if self._current is not None and self._current[0] > now:
+            return self._current[1]
         pointer = self.ring.keys.get(self._pk, "#")
-        if pointer is None:
-            return self.rotate(expected=0)
-        return int(pointer["current"])
+        version = self.rotate(expected=0) if pointer is None else int(pointer["current"])
+        self._current = (now + self.ring.cache_ttl, version)
+        return version
 
     def rotate(self, expected: int | None = None) -> int:
         """Make a new signing key current; returns its version."""
@@ -58,7 +63,9 @@ class Signer:
                 [Put(item), Put({"pk": self._pk, "sk": "#", "current": version}, condition)]
             )
         except ConflictError:  # another process made it first: use theirs
+            self._current = None
             return self.current()
+        self._current = None
         return version
 
     def _item(self, version: int) -> dict[str, Any]:
@@ -69,6 +76,11 @@ class Signer:
 
     def sign(self, message: bytes) -> tuple[int, bytes]:
         """(key version, signature) of ``message`` under the current key."""
+        version, key = self.private_key()
+        return version, key.sign(message)
+
+    def private_key(self) -> tuple[int, Ed25519PrivateKey]:
+        """(version, key) of the current signing key."""
         version = self.current()
         key = self._private.get(version)
         if key is None:
@@ -79,17 +91,24 @@ class Signer:
                 item["root"],
             )
             key = self._private[version] = Ed25519PrivateKey.from_private_bytes(seed)
-        return version, key.sign(message)
+        return version, key
 
-    def verify(self, version: int, message: bytes, signature: bytes) -> bool:
-        """Whether ``signature`` is this tenant's key ``version`` signing ``message``."""
+    def public_key(self, version: int) -> Ed25519PublicKey | None:
+        """The public key of ``version``, or None if there is no such key."""
         key = self._public.get(version)
         if key is None:
             try:
                 raw = self._item(version)["public"]
             except KeyNotFound:
-                return False
+                return None
             key = self._public[version] = Ed25519PublicKey.from_public_bytes(raw)
+        return key
+
+    def verify(self, version: int, message: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is this tenant's key ``version`` signing ``message``."""
+        key = self.public_key(version)
+        if key is None:
+            return False
         try:
             key.verify(signature, message)
         except InvalidSignature:

@@ -150,7 +150,11 @@ class SessionKind(StrEnum):
 
 
 class Session(Entity):
-    """A signed-in session; it expires by TTL and can be ended early."""
+    """A signed-in session (a refresh-token family): idle and absolute timeouts, revocable.
+
+    Only hashes of refresh secrets are kept; ``previous_hash`` is the secret that the last
+    refresh replaced, so presenting it again (a stolen, replayed token) is recognised.
+    """
 
     TYPE: ClassVar[str] = "SESSION"
     SUBJECT: ClassVar[str | None] = None
@@ -161,6 +165,13 @@ class Session(Entity):
     REFS: ClassVar[dict[str, str]] = {"user_id": "USER"}
 
     user_id: Id
+    role: str = Field(default="STAFF", max_length=20)
     kind: SessionKind = SessionKind.STAFF
-    expires_at: UtcDateTime
+    expires_at: UtcDateTime  # absolute timeout
+    last_used_at: UtcDateTime | None = None
+    idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    refresh_hash: str = Field(default="", max_length=64)
+    previous_hash: str | None = Field(default=None, max_length=64)
     active: bool = True
+    revoked_at: UtcDateTime | None = None
+    revoked_reason: str | None = Field(default=None, max_length=100)

@@ -1,0 +1,1 @@
+"""Who may do what: authentication (passwords, TOTP, tokens, sessions) and authorization."""

@@ -1,0 +1,289 @@
+"""Signing in: password, then TOTP where required; sessions with refresh-token rotation.
+
+- Lockout: ``max_failures`` wrong passwords within ``window`` lock the account for
+  ``lock_for``; each lock is a critical security event in the clinic's audit trail.
+- MFA: ADMIN always (every role if the clinic says so): the password step returns an
+  ``MfaRequired`` ticket, and ``complete_mfa`` takes the TOTP code (one step of clock
+  skew either way is accepted).
+- Tokens: a short-lived access JWT, and a refresh token ``{clinic}.{session}.{secret}``
+  of which only a hash is kept. Each refresh replaces the secret; presenting a replaced
+  secret again means it was stolen, and the whole session is revoked.
+- Sessions end by logout, by revocation (one, or all of a user's), after ``idle`` without
+  a refresh, and at ``absolute`` (their TTL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+
+from carevault.access.tokens import Claims, TokenKeys
+from carevault.audit.recorder import AuditContext, Auditor
+from carevault.audit.signing import Signer
+from carevault.audit.trail import AuditTrail
+from carevault.crypto.keyring import Keyring
+from carevault.domain.audit import Action, Level, Outcome
+from carevault.domain.base import utcnow
+from carevault.domain.clinic import Clinic, Role, User
+from carevault.domain.intake import Session
+from carevault.errors import (
+    AccountLocked,
+    AuthenticationFailed,
+    CarevaultError,
+    ConflictError,
+    InvalidToken,
+)
+from carevault.repo import credentials
+from carevault.repo.unit import UnitOfWork
+from carevault.services.clinics import find_login
+from carevault.store import Store
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=15)
+    lock_for: timedelta = timedelta(minutes=15)
+    absolute: timedelta = timedelta(hours=12)
+    idle: timedelta = timedelta(minutes=30)
+    mfa_roles: frozenset[str] = frozenset({Role.ADMIN.value})
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access: str
+    refresh: str
+    session: str
+
+
+@dataclass(frozen=True)
+class MfaRequired:
+    ticket: str
+
+
+WRONG = "email or password is wrong"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Authenticator:
+    """Sign-in, refresh, logout and token checks against one store and keyring."""
+
+    def __init__(
+        self,
+        store: Store,
+        ring: Keyring,
+        settings: AuthSettings | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store, self.ring = store, ring
+        self.settings = settings or AuthSettings()
+        self.tokens = TokenKeys(ring)
+        self.now = clock
+
+    def _uow(self, tenant: str) -> UnitOfWork:
+        return UnitOfWork(self.store, self.ring, tenant, actor="auth", clock=self.now)
+
+    def _event(
+        self, tenant: str, user: User, action: Action, outcome: Outcome, level: Level = Level.HIPAA
+    ) -> None:
+        trail = AuditTrail(self.store, Signer(self.ring, tenant), tenant)
+        auditor = Auditor(
+            trail, AuditContext(actor=user.id, role=user.role.value, purpose="OPERATIONS")
+        )
+        trail.append([auditor.event(action, "USER", user.id, None, outcome, level)])
+
+    # -- lockout -----------------------------------------------------------------------
+
+    def _lock_key(self, uow: UnitOfWork, user_id: str) -> tuple[str, str]:
+        return uow.records.home("USER", user_id)[0], "LOCKOUT"
+
+    def _locked(self, uow: UnitOfWork, user_id: str, now: datetime) -> bool:
+        item = self.store.get(*self._lock_key(uow, user_id))
+        return item is not None and int(item.get("locked_until", 0)) > now.timestamp()
+
+    def _fail(self, tenant: str, uow: UnitOfWork, user: User, now: datetime) -> None:
+        pk, sk = self._lock_key(uow, user.id)
+        item = self.store.get(pk, sk) or {"failures": []}
+        since = now.timestamp() - self.settings.window.total_seconds()
+        failures = [t for t in item["failures"] if t > since] + [int(now.timestamp())]
+        locked = len(failures) >= self.settings.max_failures
+        until = int((now + self.settings.lock_for).timestamp()) if locked else 0
+        self.store.put(
+            {"pk": pk, "sk": sk, "failures": [] if locked else failures, "locked_until": until}
+        )
+        self._event(
+            tenant,
+            user,
+            Action.LOGIN_FAILED,
+            Outcome.FAILURE,
+            Level.CRITICAL if locked else Level.HIPAA,
+        )
+
+    def unlock(self, tenant: str, user_id: str) -> None:
+        """Lift a lockout (an administrator's action)."""
+        uow = self._uow(tenant)
+        self.store.delete(*self._lock_key(uow, user_id))
+
+    # -- signing in --------------------------------------------------------------------
+
+    def login(self, email: str, password: str) -> Tokens | MfaRequired:
+        """The password step: tokens, or a ticket for the TOTP step."""
+        now = self.now()
+        located = find_login(store=self.store, ring=self.ring, email=email)
+        if located is None:
+            credentials.HASHER.hash(password)  # the same time as a real check
+            raise AuthenticationFailed(WRONG)
+        tenant, user = located
+        uow = self._uow(tenant)
+        if self._locked(uow, user.id, now):
+            self._event(tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL)
+            raise AccountLocked("the account is locked after repeated failures; try later")
+        if not credentials.check_password(uow, user.id, password) or not user.active:
+            self._fail(tenant, uow, user, now)
+            raise AuthenticationFailed(WRONG)
+        self.store.delete(*self._lock_key(uow, user.id))
+        clinic = uow[Clinic].require(tenant)
+        needs_mfa = user.role.value in self.settings.mfa_roles or clinic.settings.mfa_for_all_roles
+        if needs_mfa:
+            ticket = self.tokens.issue(
+                subject=user.id,
+                tenant=tenant,
+                role=user.role.value,
+                session="",
+                now=now,
+                purpose="mfa",
+                ttl=timedelta(minutes=5),
+            )
+            return MfaRequired(ticket)
+        return self._start(tenant, user, now)
+
+    def complete_mfa(self, ticket: str, code: str) -> Tokens:
+        """The TOTP step."""
+        now = self.now()
+        claims = self.tokens.verify(ticket, purpose="mfa", now=now)
+        uow = self._uow(claims.tenant)
+        user = uow[User].get(claims.subject)
+        secret = credentials.totp_secret(uow, claims.subject) if user else None
+        if user is None or secret is None:
+            raise AuthenticationFailed("mfa: no authenticator is enrolled for this account")
+        if not pyotp.TOTP(secret).verify(code.strip(), for_time=now, valid_window=1):
+            self._fail(claims.tenant, uow, user, now)
+            raise AuthenticationFailed("mfa: the code is wrong or too old")
+        return self._start(claims.tenant, user, now)
+
+    def enroll_totp(self, tenant: str, user_id: str) -> str:
+        """A new TOTP secret for the user (shown once, e.g. as a QR code)."""
+        secret = pyotp.random_base32()
+        credentials.set_totp(self._uow(tenant), user_id, secret)
+        return secret
+
+    def _start(self, tenant: str, user: User, now: datetime) -> Tokens:
+        secret = secrets.token_urlsafe(32)
+        session = Session.create(
+            user_id=user.id,
+            role=user.role.value,
+            expires_at=now + self.settings.absolute,
+            last_used_at=now,
+            idle_minutes=int(self.settings.idle.total_seconds() // 60),
+            refresh_hash=_hash(secret),
+        )
+        uow = self._uow(tenant)
+        uow[Session].add(session)
+        uow.commit()
+        self._event(tenant, user, Action.LOGIN, Outcome.SUCCESS)
+        return self._tokens(tenant, user.id, user.role.value, session.id, secret, now)
+
+    def _tokens(
+        self, tenant: str, user_id: str, role: str, session: str, secret: str, now: datetime
+    ) -> Tokens:
+        access = self.tokens.issue(
+            subject=user_id, tenant=tenant, role=role, session=session, now=now
+        )
+        return Tokens(access, f"{tenant}.{session}.{secret}", session)
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def refresh(self, token: str) -> Tokens:
+        """New tokens for a live session; a replayed refresh token revokes the session."""
+        now = self.now()
+        try:
+            tenant, session_id, secret = token.split(".", 2)
+            uow = self._uow(tenant)
+            session = uow[Session].get(session_id)
+        except (ValueError, CarevaultError):
+            raise InvalidToken("refresh token: malformed") from None
+        if session is None or not session.active or session.expires_at <= now:
+            raise InvalidToken("refresh token: the session has ended")
+        presented = _hash(secret)
+        if session.previous_hash and hmac.compare_digest(presented, session.previous_hash):
+            self._revoke(uow, session, "refresh token reused")
+            raise InvalidToken("refresh token: already used; the session is revoked")
+        if not hmac.compare_digest(presented, session.refresh_hash):
+            raise InvalidToken("refresh token: unknown")
+        idle = timedelta(minutes=session.idle_minutes)
+        if session.last_used_at is not None and session.last_used_at + idle < now:
+            self._revoke(uow, session, "idle timeout")
+            raise InvalidToken("refresh token: the session timed out")
+        fresh = secrets.token_urlsafe(32)
+        try:
+            uow[Session].update(
+                session.changed(
+                    refresh_hash=_hash(fresh), previous_hash=presented, last_used_at=now
+                )
+            )
+            uow.commit()
+        except ConflictError:  # a concurrent refresh won with the same secret: a replay
+            again = uow[Session].get(session_id)
+            if again is not None:
+                self._revoke(uow, again, "refresh token reused")
+            raise InvalidToken("refresh token: already used; the session is revoked") from None
+        return self._tokens(tenant, session.user_id, session.role, session.id, fresh, now)
+
+    def _revoke(self, uow: UnitOfWork, session: Session, reason: str) -> None:
+        for _ in range(5):
+            try:
+                uow[Session].update(
+                    session.changed(active=False, revoked_at=self.now(), revoked_reason=reason)
+                )
+                uow.commit()
+                return
+            except ConflictError:
+                found = uow[Session].get(session.id)
+                if found is None or not found.active:
+                    return
+                session = found
+
+    def logout(self, claims: Claims) -> None:
+        """End the session of an access token."""
+        uow = self._uow(claims.tenant)
+        session = uow[Session].get(claims.session)
+        if session is not None and session.active:
+            self._revoke(uow, session, "logout")
+            user = uow[User].get(claims.subject)
+            if user is not None:
+                self._event(claims.tenant, user, Action.LOGOUT, Outcome.SUCCESS)
+
+    def revoke_all(self, tenant: str, user_id: str) -> int:
+        """End every session of a user; returns how many were live."""
+        uow = self._uow(tenant)
+        live = [s for s in uow[Session].query_all("gsi4", f"USER#{user_id}#SESSIONS") if s.active]
+        for session in live:
+            self._revoke(uow, session, "revoked")
+        return len(live)
+
+    def authenticate(self, access_token: str) -> Claims:
+        """The claims of a valid access token whose session is still live."""
+        claims = self.tokens.verify(access_token, now=self.now())
+        session = self._uow(claims.tenant)[Session].get(claims.session)
+        if session is None or not session.active or session.expires_at <= self.now():
+            raise InvalidToken("token: the session has ended")
+        return claims

@@ -1,0 +1,104 @@
+"""Access tokens: short-lived JWTs signed with Ed25519 (EdDSA), naming their key (``kid``).
+
+The signing keys live wrapped in the key table (platform scope) and rotate: a new key
+signs from then on, and tokens signed by an older one still verify until they expire.
+Only EdDSA is accepted: ``alg=none``, HMAC and any other algorithm are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+from carevault.audit.signing import Signer
+from carevault.crypto.keyring import Keyring
+from carevault.domain.ids import new_id
+from carevault.errors import InvalidToken
+from carevault.repo.records import PLATFORM
+
+ISSUER = "carevault"
+ACCESS_TTL = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What a verified access token says."""
+
+    subject: str
+    tenant: str
+    role: str
+    session: str
+    purpose: str
+    expires: int
+
+
+class TokenKeys:
+    """Issues and verifies the platform's JWTs."""
+
+    def __init__(self, ring: Keyring) -> None:
+        ring.ensure_tenant(PLATFORM)
+        self.signer = Signer(ring, PLATFORM)
+
+    def issue(
+        self,
+        *,
+        subject: str,
+        tenant: str,
+        role: str,
+        session: str,
+        now: datetime,
+        purpose: str = "access",
+        ttl: timedelta = ACCESS_TTL,
+    ) -> str:
+        """A signed token for ``subject``."""
+        version, key = self.signer.private_key()
+        claims = {
+            "iss": ISSUER,
+            "sub": subject,
+            "ten": tenant,
+            "role": role,
+            "sid": session,
+            "pur": purpose,
+            "iat": int(now.timestamp()),
+            "exp": int((now + ttl).timestamp()),
+            "jti": new_id(),
+        }
+        return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": str(version)})
+
+    def verify(self, token: str, *, purpose: str = "access", now: datetime | None = None) -> Claims:
+        """The claims of a genuine, unexpired token for ``purpose``; InvalidToken if not."""
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != "EdDSA":
+                raise InvalidToken("token: only EdDSA-signed tokens are accepted")
+            kid = int(str(header.get("kid", "")))
+            key = self.signer.public_key(kid)
+            if key is None:
+                raise InvalidToken("token: signed with an unknown key")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["EdDSA"],
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "iss"], "verify_exp": now is None},
+            )
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise InvalidToken(f"token: {type(exc).__name__}") from None
+        if now is not None and claims["exp"] <= int(now.timestamp()):
+            raise InvalidToken("token: expired")
+        if claims.get("pur") != purpose:
+            raise InvalidToken(f"token: not a {purpose} token")
+        return Claims(
+            claims["sub"],
+            claims["ten"],
+            claims["role"],
+            claims["sid"],
+            claims["pur"],
+            claims["exp"],
+        )
+
+    def rotate(self) -> int:
+        """Sign with a new key from now on; returns its version."""
+        return self.signer.rotate()
