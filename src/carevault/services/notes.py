@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from carevault.access.policy import stage_care
 from carevault.domain.clinical import ClinicalNote, NoteStatus
 from carevault.errors import InvalidTransition, ValidationError
 from carevault.services.practice import Practice
@@ -16,6 +17,7 @@ def draft(*, practice: Practice, **fields: Any) -> ClinicalNote:
         raise ValidationError("note.status", "a new note starts as a draft (use amend)")
     note = ClinicalNote.create(**fields, created_by=p.uow.actor, updated_by=p.uow.actor)
     saved = p.uow[ClinicalNote].add(note)
+    p.uow.stage([stage_care(p.tenant, note.provider_id, note.patient_id)])
     p.uow.commit()
     return saved
 

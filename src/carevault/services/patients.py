@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from carevault.access.policy import stage_care
 from carevault.crypto.keyring import Keyring
 from carevault.domain.clinic import Role, User
 from carevault.domain.intake import Invitation, InvitationStatus
@@ -34,6 +35,8 @@ def register(*, practice: Practice, **fields: Any) -> Patient:
     p = practice
     patient = Patient.create(**fields, created_by=p.uow.actor, updated_by=p.uow.actor)
     saved = p.uow[Patient].add(patient)
+    if patient.primary_provider_id is not None:
+        p.uow.stage([stage_care(p.tenant, patient.primary_provider_id, patient.id)])
     p.uow.commit()
     return saved
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from carevault.access.policy import stage_care
 from carevault.domain.base import local_instant
 from carevault.domain.clinic import ProviderProfile
 from carevault.domain.scheduling import (
@@ -178,7 +179,13 @@ def book(*, practice: Practice, **fields: Any) -> Appointment:
         raise ValidationError("appointment.provider_id", "must name an existing provider")
     version = _check_schedule(p, profile, draft.start, draft.end)
     saved = p.uow[Appointment].add(draft)
-    p.uow.stage([*_claim(_slot_keys(p, draft), draft.id), _schedule_guard(p, profile.id, version)])
+    p.uow.stage(
+        [
+            *_claim(_slot_keys(p, draft), draft.id),
+            _schedule_guard(p, profile.id, version),
+            stage_care(p.tenant, draft.provider_id, draft.patient_id),
+        ]
+    )
     p.uow.commit()
     return saved
 
