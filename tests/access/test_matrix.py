@@ -13,6 +13,7 @@ from typing import Any
 
 from carevault.access.guard import Guard
 from carevault.access.policy import Principal
+from carevault.audit.trail import fields_of
 from carevault.domain.audit import Action
 from carevault.domain.clinic import Role, User
 from carevault.domain.patient import Patient
@@ -176,7 +177,7 @@ def test_authorization_matrix(world: World) -> None:
     theirs = Practice.open(other.store, other.ring, other.tenant)
     ours = {u.id for u in users.values()}
     for shard in range(theirs.audit.shards):
-        assert not [i for i in theirs.audit.events(shard) if i["event"]["actor_id"] in ours]
+        assert not [i for i in theirs.audit.events(shard) if fields_of(i)["actor_id"] in ours]
     assert (
         patients.find(practice=other.practice, by="last_name", value="Matrix")[0].id == foreign.id
     )

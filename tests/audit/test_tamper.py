@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carevault.audit.signing import Signer
-from carevault.audit.trail import AuditTrail, link, verify
+from carevault.audit.trail import AuditTrail, canonical, fields_of, link, verify
 from carevault.crypto import Keyring, LocalKeyProvider
 from carevault.domain.audit import Action, AuditEvent, Level
 from carevault.domain.ids import new_id
@@ -64,30 +64,30 @@ def tamper(kind: str, trail: AuditTrail, raw: Raw, rng: random.Random) -> None:
     k = rng.randrange(len(items))
     victim = items[k]
     if kind in ("edit", "edit-rehash"):
-        fields = dict(victim["event"])
+        fields = fields_of(victim)
         field = rng.choice(["actor_id", "action", "resource_id", "at", "outcome"])
         fields[field] = {"action": "DELETE", "outcome": "DENIED", "at": "2027-03-01T00:00:00Z"}.get(
             field, "forged"
         )
-        if fields == victim["event"]:
+        if fields == fields_of(victim):
             fields["purpose"] = "MARKETING"
-        changed = {**victim, "event": fields}
+        changed = {**victim, "event": canonical(fields)}
         if kind == "edit-rehash":  # the attacker fixes up the edited event's own hash
-            changed["hash"] = link(bytes(victim["prev"]), fields)
+            changed["hash"] = link(bytes(victim["prev"]), canonical(fields))
         raw.put(changed)
     elif kind == "delete":
         raw.delete(victim["pk"], victim["sk"])
     elif kind == "insert":  # a forged event linked onto the last one, past the signed head
         last = items[-1]
         seq = int(last["sk"][2:]) + 1
-        fields = {**last["event"], "seq": seq, "id": new_id(), "action": "EXPORT"}
+        fields = {**fields_of(last), "seq": seq, "id": new_id(), "action": "EXPORT"}
         raw.put(
             {
                 **last,
                 "sk": f"E#{seq:012d}",
-                "event": fields,
+                "event": canonical(fields),
                 "prev": last["hash"],
-                "hash": link(bytes(last["hash"]), fields),
+                "hash": link(bytes(last["hash"]), canonical(fields)),
             }
         )
     elif kind == "reorder":

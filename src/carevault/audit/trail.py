@@ -48,9 +48,15 @@ def canonical(fields: dict[str, Any]) -> bytes:
     return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
 
 
-def link(prev: bytes, fields: dict[str, Any]) -> bytes:
-    """An event's hash, chained to the previous one."""
-    return hashlib.sha256(prev + canonical(fields)).digest()
+def link(prev: bytes, body: bytes) -> bytes:
+    """An event's hash, chained to the previous one: SHA-256(prev + canonical body)."""
+    return hashlib.sha256(prev + body).digest()
+
+
+def fields_of(item: Item) -> dict[str, Any]:
+    """The fields a stored chain item holds (its canonical JSON body, parsed)."""
+    found: dict[str, Any] = orjson.loads(item["event"])
+    return found
 
 
 def head_message(tenant: str, shard: int, seq: int, digest: bytes) -> bytes:
@@ -84,7 +90,7 @@ def _fill(template: str, values: dict[str, Any]) -> str | None:
 
 def event_of(item: Item) -> AuditEvent:
     """The event a stored chain item holds."""
-    fields = {k: v for k, v in item["event"].items() if k != "tenant"}
+    fields = {k: v for k, v in fields_of(item).items() if k != "tenant"}
     return AuditEvent.model_validate(fields, context={"stored": True})
 
 
@@ -109,9 +115,10 @@ class AuditTrail:
         for event in events:
             seq += 1
             fields = {**_plain(event), "shard": shard, "seq": seq, "tenant": self.tenant}
-            digest = link(prev, fields)
+            body = canonical(fields)
+            digest = link(prev, body)
             retain = (event.at + RETENTION).date().isoformat()
-            item: Item = {"pk": pk, "sk": f"E#{seq:012d}", "event": fields, "prev": prev,
+            item: Item = {"pk": pk, "sk": f"E#{seq:012d}", "event": body, "prev": prev,
                           "hash": digest, "retain_until": retain}  # fmt: skip
             for key in AuditEvent.KEYS:
                 gpk, gsk = _fill(key.pk, fields), _fill(key.sk, fields)
@@ -199,7 +206,13 @@ def _verify_chain(trail: AuditTrail, shard: int) -> tuple[int, Break | None]:
     prev, seq, digests = GENESIS, 0, {0: GENESIS}
     for item in trail.events(shard):
         at = int(item["sk"][2:])
-        fields = item.get("event") or {}
+        try:
+            body = bytes(item["event"])
+            fields = orjson.loads(body)
+        except (KeyError, TypeError, orjson.JSONDecodeError):
+            return seq, Break(shard, at, "the event was altered")
+        if not isinstance(fields, dict):
+            return seq, Break(shard, at, "the event was altered")
         if at != seq + 1 or fields.get("seq") != at:
             problem = "an event is missing" if at > seq + 1 else "events are out of order"
             return seq, Break(shard, seq + 1, problem)
@@ -207,7 +220,7 @@ def _verify_chain(trail: AuditTrail, shard: int) -> tuple[int, Break | None]:
             return seq, Break(shard, at, "an event was moved from another chain")
         if bytes(item.get("prev", b"")) != prev:
             return seq, Break(shard, at, "the link to the previous event is broken")
-        digest = link(prev, fields)
+        digest = link(prev, body)
         if bytes(item.get("hash", b"")) != digest:
             return seq, Break(shard, at, "the event was altered")
         prev, seq = digest, at
