@@ -191,3 +191,37 @@ def test_forged_and_foreign_tokens_are_rejected(world: World, auth: Authenticato
     newer = _tokens(fresh.login(staff.email, PASSWORD))
     assert jwt.get_unverified_header(newer.access)["kid"] != old_kid
     assert fresh.authenticate(good.access).subject == staff.id  # old key still verifies
+
+
+def test_api_clients_authenticate_with_a_hashed_secret_and_carry_only_their_scopes(
+    world: World,
+) -> None:
+    from carevault.access.clients import authenticate_client, create_client
+    from carevault.domain.clinic import ApiClient
+    from carevault.errors import ValidationError
+
+    client, credential = create_client(
+        practice=world.practice, name="Lab feed", scopes=["patient:read", "record:write"]
+    )
+    stored = world.store.get(f"T#{world.tenant}#CLIENT#{client.id}", "#")
+    assert stored is not None and credential.split(".")[2] not in repr(stored)
+    principal = authenticate_client(store=world.store, ring=world.ring, credential=credential)
+    assert principal.permissions == {"patient:read", "record:write"}
+    assert principal.role is Role.SERVICE and principal.tenant == world.tenant
+    for wrong in (credential[:-1] + ("x" if credential[-1] != "x" else "y"), "a.b.c", "junk"):
+        with pytest.raises(AuthenticationFailed):
+            authenticate_client(store=world.store, ring=world.ring, credential=wrong)
+    with pytest.raises(ValidationError):
+        create_client(practice=world.practice, name="Bad", scopes=["patients:everything"])
+    with pytest.raises(ValidationError):
+        clinics.add_user(
+            practice=world.practice,
+            first_name="S",
+            last_name="V",
+            email="svc@example.org",
+            role=Role.SERVICE,
+        )
+    world.practice.uow[ApiClient].update(client.changed(active=False))
+    world.practice.uow.commit()
+    with pytest.raises(AuthenticationFailed):
+        authenticate_client(store=world.store, ring=world.ring, credential=credential)

@@ -112,7 +112,9 @@ class Principal:
     @classmethod
     def of(cls, tenant: str, user_id: str, role: Role, **extra: Any) -> Principal:
         """A principal with its role's permissions (an API client passes its scopes)."""
-        permissions = extra.pop("permissions", None) or ROLE_PERMISSIONS[role]
+        permissions = extra.pop("permissions", None)
+        if permissions is None:
+            permissions = ROLE_PERMISSIONS[role]
         return cls(tenant, user_id, role, frozenset(permissions), **extra)
 
 

@@ -3,7 +3,7 @@
 from carevault.domain.audit import AuditEvent
 from carevault.domain.base import Entity, Key, Search
 from carevault.domain.billing import Invoice
-from carevault.domain.clinic import Clinic, ProviderProfile, User
+from carevault.domain.clinic import ApiClient, Clinic, ProviderProfile, User
 from carevault.domain.clinical import ClinicalNote, Document, MedicalRecord, TreatmentRecord
 from carevault.domain.intake import (
     Consent,
@@ -32,12 +32,14 @@ ENTITIES: tuple[type[Entity], ...] = (
     Registration,
     Invitation,
     Session,
+    ApiClient,
     AuditEvent,
 )
 """Every stored entity; the data-model table in docs/data-model.md is generated from it."""
 
 __all__ = [
     "ENTITIES",
+    "ApiClient",
     "Appointment",
     "AuditEvent",
     "Clinic",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from carevault.domain.base import (
     SELF,
@@ -77,6 +77,10 @@ class Role(StrEnum):
     BILLING = "BILLING"
     AUDITOR = "AUDITOR"
     PATIENT = "PATIENT"
+    SERVICE = "SERVICE"  # an API client: its permissions are its scopes
+
+
+PERMISSION = r"^[a-z_]+:(read|write|search|delete|export)$"
 
 
 class User(Entity):
@@ -101,6 +105,28 @@ class User(Entity):
     role: Role
     active: bool = True
     patient_id: Id | None = None  # the portal user's own patient record
+
+    @field_validator("role")
+    @classmethod
+    def _person(cls, value: Role) -> Role:
+        if value is Role.SERVICE:
+            raise ValueError("SERVICE is for API clients, not users")
+        return value
+
+
+class ApiClient(Entity):
+    """A service account: a hashed secret and the permissions (scopes) it may use."""
+
+    TYPE: ClassVar[str] = "CLIENT"
+    SUBJECT: ClassVar[str | None] = None
+    KEYS: ClassVar[tuple[Key, ...]] = (
+        Key(index="gsi1", pk="{TYPE}", sk="{id}", purpose="every API client of the clinic"),
+    )
+
+    name: Name
+    scopes: list[Annotated[str, Field(pattern=PERMISSION)]] = Field(min_length=1, max_length=100)
+    secret_hash: str = Field(min_length=20, max_length=200)
+    active: bool = True
 
 
 class DayHours(BaseModel):

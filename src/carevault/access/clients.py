@@ -1,0 +1,54 @@
+"""API clients (service accounts): a secret shown once, kept as an argon2id hash, and scopes.
+
+A client authenticates with ``{clinic}.{client id}.{secret}``; its principal has exactly
+the permissions of its scopes, nothing from any role.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from carevault.access.policy import Principal
+from carevault.crypto.keyring import Keyring
+from carevault.domain.clinic import ApiClient, Role
+from carevault.errors import AuthenticationFailed
+from carevault.repo.credentials import HASHER
+from carevault.repo.unit import UnitOfWork
+from carevault.services.practice import Practice
+from carevault.store import Store
+
+
+def create_client(*, practice: Practice, name: str, scopes: list[str]) -> tuple[ApiClient, str]:
+    """A new API client and its credential (shown this once)."""
+    secret = secrets.token_urlsafe(32)
+    client = ApiClient.create(
+        name=name,
+        scopes=sorted(set(scopes)),
+        secret_hash=HASHER.hash(secret),
+        created_by=practice.uow.actor,
+    )
+    saved = practice.uow[ApiClient].add(client)
+    practice.uow.commit()
+    return saved, f"{practice.tenant}.{client.id}.{secret}"
+
+
+def authenticate_client(*, store: Store, ring: Keyring, credential: str) -> Principal:
+    """The principal of a valid, active client credential; AuthenticationFailed if not."""
+    try:
+        tenant, client_id, secret = credential.split(".", 2)
+        client = UnitOfWork(store, ring, tenant)[ApiClient].get(client_id)
+    except (ValueError, Exception):  # malformed ids name nothing
+        HASHER.hash("x" * 43)
+        raise AuthenticationFailed("client credential is not valid") from None
+    if client is None or not client.active:
+        HASHER.hash(secret)
+        raise AuthenticationFailed("client credential is not valid")
+    try:
+        HASHER.verify(client.secret_hash, secret)
+    except (VerificationError, InvalidHashError):
+        raise AuthenticationFailed("client credential is not valid") from None
+    return Principal.of(
+        tenant, f"client:{client.id}", Role.SERVICE, permissions=frozenset(client.scopes)
+    )
