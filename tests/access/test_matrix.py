@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from carevault.access.guard import Guard
 from carevault.access.policy import Principal
 from carevault.audit.trail import fields_of
 from carevault.domain.audit import Action
-from carevault.domain.clinic import Role, User
-from carevault.domain.patient import Patient
+from carevault.domain.billing import Invoice, InvoiceStatus
+from carevault.domain.clinic import ProviderProfile, Role, User
+from carevault.domain.clinical import ClinicalNote, MedicalRecord, RecordType, TreatmentRecord
+from carevault.domain.intake import InsuranceVerification
+from carevault.domain.patient import Patient, PatientStatus
+from carevault.domain.scheduling import Appointment
 from carevault.errors import PermissionDenied
-from carevault.services import clinics, patients, scheduling
+from carevault.services import billing, clinical, clinics, notes, patients, scheduling
 from carevault.services.practice import Practice
 from tests.domain.world import HALF_HOUR, World, local, make_world, utc
 
@@ -28,56 +33,243 @@ counter = itertools.count()
 
 
 def _slot() -> dict[str, Any]:
+    """A half hour no one has booked yet: 16 a weekday, from Monday 2027-03-01 on."""
     n = next(counter)
-    start = local(2027, 3, 1 + n // 16 % 5, 8) + timedelta(minutes=30 * (n % 16))
+    week, day = divmod(n // 16, 5)
+    start = local(2027, 3, 1, 8) + timedelta(days=7 * week + day, minutes=30 * (n % 16))
     return {"start": start, "end": start + HALF_HOUR}
 
 
-Op = Callable[[Guard, str, World], Any]
+@dataclass
+class Ctx:
+    """Whose records a cell acts on, and how to prepare objects of theirs (unguarded)."""
+
+    world: World
+    patient: Patient
+    setup: Practice  # the practice of the patient's own clinic
+    provider: str  # a provider of that clinic (the doctor's, for the doctor's own patient)
+
+    def appointment(self) -> Appointment:
+        return scheduling.book(
+            practice=self.setup, patient_id=self.patient.id, provider_id=self.provider, **_slot()
+        )
+
+    def note(self, signed: bool = False) -> ClinicalNote:
+        note = notes.draft(
+            practice=self.setup, patient_id=self.patient.id, provider_id=self.provider, plan="Rest"
+        )
+        return (
+            notes.sign(practice=self.setup, note_id=note.id, version=note.version)
+            if signed
+            else note
+        )
+
+    def invoice(self, issued: bool = False) -> Invoice:
+        made = billing.create(
+            practice=self.setup,
+            patient_id=self.patient.id,
+            line_items=[{"description": "Visit", "unit_price": 100}],
+        )
+        return (
+            billing.issue(
+                practice=self.setup, invoice_id=made.id, version=made.version, due=date(2030, 1, 1)
+            )
+            if issued
+            else made
+        )
+
+    def active_patient(self) -> Patient:
+        current = self.setup.uow[Patient].require(self.patient.id)
+        if current.status is not PatientStatus.ACTIVE:
+            current = patients.update(
+                practice=self.setup, patient=current.changed(status=PatientStatus.ACTIVE)
+            )
+        return current
+
+
+Op = Callable[[Guard, Ctx], Any]
+
+
+def _move(step: str, **extra: Any) -> Op:
+    def op(g: Guard, c: Ctx) -> Any:
+        appt = c.appointment()
+        return g.move_appointment(step, appt.id, appt.version, **extra)
+
+    return op
+
+
+def _bill(step: str, issued: bool, **extra: Any) -> Op:
+    def op(g: Guard, c: Ctx) -> Any:
+        invoice = c.invoice(issued)
+        return g.bill(step, invoice.id, invoice.version, **extra)
+
+    return op
+
+
+def _reschedule(g: Guard, c: Ctx) -> Any:
+    appt = c.appointment()
+    return g.reschedule(appt.id, appt.version, **_slot())
+
+
+def _download(g: Guard, c: Ctx) -> Any:
+    doc = clinical.upload(
+        practice=c.setup,
+        data=b"lab",
+        patient_id=c.patient.id,
+        title="Lab",
+        file_name="lab.txt",
+        mime_type="text/plain",
+    )
+    return g.download_document(doc.id)
+
+
+def _deactivate(g: Guard, c: Ctx) -> Any:
+    current = c.active_patient()
+    return g.deactivate_patient(current.id, current.version)
+
+
+READERS = {A: ALL, D: OWN, S: ALL, B: ALL, P: OWN}
+APPT_WRITERS = {A: ALL, D: ALL, S: ALL}
+CLINICIAN = {D: OWN}
+BILLERS = {A: ALL, B: ALL}
+PATIENT_WRITERS = {A: ALL, D: OWN, S: ALL}
 PATIENT_OPS: dict[str, tuple[Op, dict[Role, str]]] = {
-    "read patient": (
-        lambda g, pid, w: g.read_patient(pid),
-        {A: ALL, D: OWN, S: ALL, B: ALL, P: OWN},
-    ),
+    "read patient": (lambda g, c: g.read_patient(c.patient.id), READERS),
     "update patient": (
-        lambda g, pid, w: g.update_patient(pid, phone="+1 415 555 0199"),
-        {A: ALL, D: OWN, S: ALL},
+        lambda g, c: g.update_patient(c.patient.id, phone="+1 415 555 0199"),
+        PATIENT_WRITERS,
     ),
+    "deactivate patient": (_deactivate, PATIENT_WRITERS),
+    "invite patient": (lambda g, c: g.invite_patient(c.patient.id), PATIENT_WRITERS),
     "book": (
-        lambda g, pid, w: g.book(patient_id=pid, provider_id=w.colleague.id, **_slot()),
-        {A: ALL, D: ALL, S: ALL},
+        lambda g, c: g.book(patient_id=c.patient.id, provider_id=c.world.colleague.id, **_slot()),
+        APPT_WRITERS,
     ),
-    "read appointments": (
-        lambda g, pid, w: g.history("appointment", pid),
-        {A: ALL, D: OWN, S: ALL, B: ALL, P: OWN},
-    ),
+    "confirm": (_move("confirm"), APPT_WRITERS),
+    "check in": (_move("check_in"), APPT_WRITERS),
+    "no-show": (_move("no_show"), APPT_WRITERS),
+    "cancel": (_move("cancel", reason="Travel"), APPT_WRITERS),
+    "appointment notes": (_move("add_notes", notes="Bring ECG"), APPT_WRITERS),
+    "reschedule": (_reschedule, APPT_WRITERS),
+    "read appointments": (lambda g, c: g.history("appointment", c.patient.id), READERS),
     "draft note": (
-        lambda g, pid, w: g.draft_note(patient_id=pid, provider_id=w.doctor.id),
-        {D: OWN},
+        lambda g, c: g.draft_note(patient_id=c.patient.id, provider_id=c.world.doctor.id),
+        CLINICIAN,
     ),
-    "read notes": (lambda g, pid, w: g.history("note", pid), {D: OWN, P: OWN}),
-    "read records": (lambda g, pid, w: g.history("record", pid), {D: OWN, P: OWN}),
-    "read treatments": (lambda g, pid, w: g.history("treatment", pid), {D: OWN, P: OWN}),
-    "create invoice": (
-        lambda g, pid, w: g.create_invoice(
-            patient_id=pid, line_items=[{"description": "Visit", "unit_price": 100}]
+    "sign note": (lambda g, c: g.sign_note(c.note().id, 1), CLINICIAN),
+    "amend note": (lambda g, c: g.amend_note(c.note(signed=True).id, plan="Amended"), CLINICIAN),
+    "read notes": (lambda g, c: g.history("note", c.patient.id), {D: OWN, P: OWN}),
+    "create record": (
+        lambda g, c: g.create_record(
+            MedicalRecord,
+            patient_id=c.patient.id,
+            provider_id=c.world.doctor.id,
+            visit_date=utc(2027, 3, 1, 9),
         ),
-        {A: ALL, B: ALL},
+        CLINICIAN,
     ),
+    "read records": (lambda g, c: g.history("record", c.patient.id), {D: OWN, P: OWN}),
+    "create treatment": (
+        lambda g, c: g.create_record(
+            TreatmentRecord,
+            patient_id=c.patient.id,
+            therapist_id=c.world.doctor.id,
+            session_date=utc(2027, 3, 1, 9),
+            duration_minutes=50,
+        ),
+        CLINICIAN,
+    ),
+    "read treatments": (lambda g, c: g.history("treatment", c.patient.id), {D: OWN, P: OWN}),
+    "verify insurance": (
+        lambda g, c: g.create_record(
+            InsuranceVerification,
+            patient_id=c.patient.id,
+            insurance={"provider": "Aetna", "policy_number": "P1"},
+        ),
+        {A: ALL, S: ALL, B: ALL},
+    ),
+    "upload document": (
+        lambda g, c: g.upload_document(
+            b"scan",
+            patient_id=c.patient.id,
+            title="Scan",
+            file_name="s.txt",
+            mime_type="text/plain",
+        ),
+        CLINICIAN,
+    ),
+    "download document": (_download, {D: OWN, P: OWN}),
+    "create invoice": (
+        lambda g, c: g.create_invoice(
+            patient_id=c.patient.id, line_items=[{"description": "Visit", "unit_price": 100}]
+        ),
+        BILLERS,
+    ),
+    "issue invoice": (_bill("issue", False), BILLERS),
+    "record payment": (_bill("record_payment", True, amount=50, method="CASH"), BILLERS),
+    "void invoice": (_bill("void", False, reason="Duplicate"), BILLERS),
     "read invoices": (
-        lambda g, pid, w: g.history("invoice", pid),
+        lambda g, c: g.history("invoice", c.patient.id),
         {A: ALL, D: ALL, S: ALL, B: ALL, P: OWN},
     ),
     "add consent": (
-        lambda g, pid, w: g.add_consent(
-            patient_id=pid, kind="HIPAA", granted_at=utc(2027, 1, 1, 9)
+        lambda g, c: g.add_consent(
+            patient_id=c.patient.id, kind="HIPAA", granted_at=utc(2027, 1, 1, 9)
         ),
         {A: ALL, D: OWN, S: ALL, P: OWN},
     ),
-    "disclosures": (lambda g, pid, w: g.disclosures(pid, utc(2000, 1, 1, 0)), {A: ALL, U: ALL}),
+    "disclosures": (lambda g, c: g.disclosures(c.patient.id, utc(2000, 1, 1, 0)), {A: ALL, U: ALL}),
 }
+FRONT = {A, D, S}
+
+
+def _remove_block(g: Guard, w: World) -> Any:
+    block = scheduling.add_block(
+        practice=w.practice,
+        provider_id=w.doctor.id,
+        date="2027-07-01",
+        start_time="12:00",
+        end_time="13:00",
+        reason="Lunch",
+    )
+    return g.remove_block(block.id, block.version)
+
+
 CLINIC_OPS: dict[str, tuple[Callable[[Guard, World], Any], set[Role]]] = {
-    "search patients": (lambda g, w: g.search_patients("last_name", "Matrix"), {A, D, S}),
+    "search patients": (lambda g, w: g.search_patients("last_name", "Matrix"), FRONT),
+    "patient by MRN": (lambda g, w: g.patient_by_mrn("MRN-00001"), FRONT),
+    "patients by status": (lambda g, w: g.patients_by_status(PatientStatus.ACTIVE), FRONT),
+    "register patient": (
+        lambda g, w: g.register_patient(
+            mrn=f"MX-{next(counter)}",
+            first_name="N",
+            last_name="Matrix",
+            date_of_birth="1990-01-01",
+            gender="male",
+        ),
+        FRONT,
+    ),
+    "register intake": (
+        lambda g, w: g.register_intake(
+            first_name="I", last_name="Take", email=f"i{next(counter)}@example.org"
+        ),
+        {A, S},
+    ),
+    "day schedule": (lambda g, w: g.day_schedule(date(2027, 3, 1)), FRONT),
+    "provider timeline": (
+        lambda g, w: g.provider_timeline(w.doctor.id, utc(2027, 3, 1, 0), utc(2027, 3, 2, 0)),
+        FRONT,
+    ),
+    "free slots": (lambda g, w: g.free_slots(w.doctor.id, date(2027, 3, 1)), {A, D, S, B, P}),
+    "notes by code": (lambda g, w: g.notes_by_code("I10"), {D}),
+    "records by type": (lambda g, w: g.records_by_type(RecordType.CONSULTATION), {D}),
+    "invoices by status": (lambda g, w: g.invoices_by_status(InvoiceStatus.ISSUED), {A, B}),
+    "mark overdue": (lambda g, w: g.mark_overdue(), {A, B}),
+    "users by role": (lambda g, w: g.users_by_role(Role.DOCTOR), FRONT),
+    "set provider profile": (
+        lambda g, w: g.set_profile(w.practice.uow[ProviderProfile].require(w.doctor.id)),
+        {A},
+    ),
     "add user": (
         lambda g, w: g.add_user(
             first_name="N", last_name="U", role=Role.STAFF, email=f"n{next(counter)}@example.org"
@@ -92,8 +284,11 @@ CLINIC_OPS: dict[str, tuple[Callable[[Guard, World], Any], set[Role]]] = {
             end_time="13:00",
             reason="Lunch",
         ),
-        {A, D, S},
+        FRONT,
     ),
+    "remove block": (_remove_block, FRONT),
+    "audit day": (lambda g, w: g.audit_day(date(2027, 3, 1)), {A, U}),
+    "verify audit": (lambda g, w: g.verify_audit(), {A, U}),
 }
 
 
@@ -123,6 +318,11 @@ def test_authorization_matrix(world: World) -> None:
     users = {role: _user(world, role) for role in (A, S, B, U)}
     users[D] = world.doctor
     users[P] = _user(world, P, patient_id=mine.id)
+    contexts = {
+        "own": Ctx(world, mine, world.practice, world.doctor.id),
+        "other": Ctx(world, stranger, world.practice, colleague.id),
+        "foreign": Ctx(world, foreign, other.practice, other.doctor.id),
+    }
     foreign_before = other.practice.uow[Patient].require(foreign.id)
     cells = 0
 
@@ -160,12 +360,12 @@ def test_authorization_matrix(world: World) -> None:
     for name, (op, rules) in PATIENT_OPS.items():
         for role in Role:
             rule = rules.get(role)
-            for whose, patient in (("own", mine), ("other", stranger), ("foreign", foreign)):
+            for whose, ctx in contexts.items():
                 allowed = whose != "foreign" and (rule == ALL or (rule == OWN and whose == "own"))
                 run(
                     f"{name}/{role.value}/{whose}",
                     role,
-                    lambda g, pid=patient.id, op=op: op(g, pid, world),
+                    lambda g, op=op, c=ctx: op(g, c),
                     allowed,
                     f"{name} on {whose} patient",
                 )
@@ -180,7 +380,7 @@ def test_authorization_matrix(world: World) -> None:
             )
     assert cells == len(PATIENT_OPS) * len(Role) * 3 + len(CLINIC_OPS) * len(Role)
     # nothing reached the other clinic: its patient is untouched, its trail names no one of ours
-    assert other.practice.uow[Patient].require(foreign.id) == foreign_before
+    assert other.practice.uow[Patient].require(foreign.id).version == foreign_before.version
     theirs = Practice.open(other.store, other.ring, other.tenant)
     ours = {u.id for u in users.values()}
     for shard in range(theirs.audit.shards):

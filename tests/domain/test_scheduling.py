@@ -284,3 +284,26 @@ def test_a_block_added_meanwhile_cancels_a_booking_decided_before_it(world: Worl
     p.uow.stage([scheduling._schedule_guard(p, world.doctor.id, seen)])
     with pytest.raises(ConflictError, match="schedule changed"):
         p.uow.commit()
+
+
+def test_the_provider_timeline_holds_only_appointments(world: World) -> None:
+    from carevault.domain.clinical import TreatmentRecord
+    from carevault.services import clinical
+
+    patient = world.patient()
+    appt = book(world, local(2027, 3, 1, 9), local(2027, 3, 1, 9, 30), patient)
+    clinical.create(
+        practice=world.practice,
+        entity=TreatmentRecord,
+        patient_id=patient.id,
+        therapist_id=world.doctor.id,
+        session_date=utc(2027, 3, 1, 15),
+        duration_minutes=50,
+    )
+    line = scheduling.provider_timeline(
+        practice=world.practice,
+        provider_id=world.doctor.id,
+        start=local(2027, 3, 1, 0),
+        end=local(2027, 3, 2, 0),
+    )
+    assert [a.id for a in line.appointments] == [appt.id]

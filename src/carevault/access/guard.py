@@ -7,20 +7,22 @@ any other record the principal may not reach.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from carevault.access import policy
 from carevault.access.policy import CARE_SCOPED, Principal, mask
 from carevault.audit.recorder import AuditContext, Auditor
+from carevault.audit.trail import verify
 from carevault.blobs import BlobStore
 from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action, AuditEvent, Level, Outcome
 from carevault.domain.base import Entity
 from carevault.domain.billing import Invoice
 from carevault.domain.clinic import Role, User
-from carevault.domain.clinical import ClinicalNote
-from carevault.domain.intake import Consent
+from carevault.domain.clinical import ClinicalNote, Document
+from carevault.domain.intake import Consent, Registration
 from carevault.domain.patient import Patient
 from carevault.domain.scheduling import Appointment, TimeBlock
 from carevault.errors import PermissionDenied
@@ -174,3 +176,202 @@ class Guard:
         """Block a provider's time."""
         self.check("block:write")
         return scheduling.add_block(practice=self.practice, **fields)
+
+    # -- by object: the object is found in this clinic first, then its patient checked -----
+
+    def _appointment(self, permission: str, appointment_id: str) -> Appointment:
+        found = self._plain[Appointment].get(appointment_id)
+        if found is None:
+            raise self._deny(permission, "no such appointment in this clinic")
+        self.check(permission, found.patient_id)
+        return found
+
+    def _note(self, note_id: str) -> ClinicalNote:
+        found = self._plain[ClinicalNote].get(note_id)
+        if found is None:
+            raise self._deny("note:write", "no such note in this clinic")
+        self.check("note:write", found.patient_id)
+        return found
+
+    def _invoice(self, invoice_id: str) -> Invoice:
+        found = self._plain[Invoice].get(invoice_id)
+        if found is None:
+            raise self._deny("invoice:write", "no such invoice in this clinic")
+        self.check("invoice:write", found.patient_id)
+        return found
+
+    def move_appointment(
+        self, step: str, appointment_id: str, version: int, **extra: Any
+    ) -> Appointment:
+        """confirm, check_in, complete, no_show, cancel (with a reason) or add_notes."""
+        self._appointment("appointment:write", appointment_id)
+        steps: dict[str, Callable[..., Appointment]] = {
+            "confirm": scheduling.confirm,
+            "check_in": scheduling.check_in,
+            "complete": scheduling.complete,
+            "no_show": scheduling.no_show,
+            "cancel": scheduling.cancel,
+            "add_notes": scheduling.add_notes,
+        }
+        result: Appointment = steps[step](
+            practice=self.practice, appointment_id=appointment_id, version=version, **extra
+        )
+        return result
+
+    def reschedule(
+        self, appointment_id: str, version: int, start: datetime, end: datetime
+    ) -> Appointment:
+        """Move an appointment to another time."""
+        self._appointment("appointment:write", appointment_id)
+        return scheduling.reschedule(
+            practice=self.practice,
+            appointment_id=appointment_id,
+            version=version,
+            start=start,
+            end=end,
+        )
+
+    def sign_note(self, note_id: str, version: int) -> ClinicalNote:
+        """Sign a draft note."""
+        self._note(note_id)
+        return notes.sign(practice=self.practice, note_id=note_id, version=version)
+
+    def amend_note(self, note_id: str, **content: Any) -> ClinicalNote:
+        """Start an amendment of a signed note."""
+        self._note(note_id)
+        return notes.amend(practice=self.practice, note_id=note_id, **content)
+
+    def bill(self, step: str, invoice_id: str, version: int, **extra: Any) -> Invoice:
+        """issue, record_payment or void an invoice."""
+        self._invoice(invoice_id)
+        steps: dict[str, Callable[..., Invoice]] = {
+            "issue": billing.issue,
+            "record_payment": billing.record_payment,
+            "void": billing.void,
+        }
+        result: Invoice = steps[step](
+            practice=self.practice, invoice_id=invoice_id, version=version, **extra
+        )
+        return result
+
+    # -- patient-scoped creations and reads ------------------------------------------------
+
+    def create_record(self, entity: type[Entity], **fields: Any) -> Entity:
+        """A medical record, treatment record or insurance verification for a patient."""
+        resource = {"RECORD": "record", "TREATMENT": "treatment", "INSVER": "insurance"}[
+            entity.TYPE
+        ]
+        self.check(f"{resource}:write", fields.get("patient_id"))
+        return clinical.create(practice=self.practice, entity=entity, **fields)
+
+    def upload_document(self, data: bytes, **fields: Any) -> Any:
+        """Store a document for a patient."""
+        self.check("document:write", fields.get("patient_id"))
+        return clinical.upload(practice=self.practice, data=data, **fields)
+
+    def download_document(self, document_id: str) -> tuple[Any, bytes]:
+        """A document and its bytes."""
+        found = self._plain[Document].get(document_id)
+        if found is None:
+            raise self._deny("document:read", "no such document in this clinic")
+        self.check("document:read", found.patient_id)
+        return clinical.download(practice=self.practice, document_id=document_id)
+
+    def deactivate_patient(self, patient_id: str, version: int) -> Patient:
+        """Mark a patient inactive."""
+        self.check("patient:write", patient_id)
+        return patients.deactivate(practice=self.practice, patient_id=patient_id, version=version)
+
+    def invite_patient(self, patient_id: str) -> Any:
+        """Invite a patient to the portal (the token is returned once)."""
+        self.check("patient:write", patient_id)
+        return patients.invite(practice=self.practice, patient_id=patient_id)
+
+    # -- clinic-wide operations ----------------------------------------------------------
+
+    def register_patient(self, **fields: Any) -> Patient:
+        """Register a patient."""
+        self.check("patient:write")
+        return patients.register(practice=self.practice, **fields)
+
+    def patient_by_mrn(self, mrn: str) -> Patient | None:
+        """A patient by MRN."""
+        self.check("patient:search")
+        found = patients.by_mrn(practice=self.practice, mrn=mrn)
+        return None if found is None else self._shown(found)
+
+    def patients_by_status(self, status: Any) -> list[Patient]:
+        """Patients in one status."""
+        self.check("patient:search")
+        return [
+            self._shown(x) for x in patients.by_status(practice=self.practice, status=status).items
+        ]
+
+    def day_schedule(self, day: Any) -> list[Appointment]:
+        """The clinic's appointments of a day."""
+        self.check("appointment:search")
+        return [
+            self._shown(x) for x in scheduling.day_schedule(practice=self.practice, day=day).items
+        ]
+
+    def provider_timeline(self, provider_id: str, start: datetime, end: datetime) -> Any:
+        """A provider's appointments and blocks in a range."""
+        self.check("appointment:search")
+        return scheduling.provider_timeline(
+            practice=self.practice, provider_id=provider_id, start=start, end=end
+        )
+
+    def free_slots(self, provider_id: str, day: Any) -> Any:
+        """A provider's free times on a day (no PHI)."""
+        self.check("provider:read")
+        return scheduling.free_slots(practice=self.practice, provider_id=provider_id, day=day)
+
+    def notes_by_code(self, code: str) -> list[ClinicalNote]:
+        """Notes with a diagnosis code."""
+        self.check("note:search")
+        return notes.by_code(practice=self.practice, code=code)
+
+    def records_by_type(self, record_type: Any) -> Any:
+        """Medical records of one type."""
+        self.check("record:search")
+        return clinical.records_by_type(practice=self.practice, record_type=record_type).items
+
+    def invoices_by_status(self, status: Any) -> list[Invoice]:
+        """Invoices in one status."""
+        self.check("invoice:search")
+        return billing.by_status(practice=self.practice, status=status).items
+
+    def mark_overdue(self) -> int:
+        """Mark overdue invoices."""
+        self.check("invoice:write")
+        return billing.mark_overdue(practice=self.practice)
+
+    def register_intake(self, **fields: Any) -> Any:
+        """Record a self-registration."""
+        self.check("registration:write")
+        return clinical.create(practice=self.practice, entity=Registration, **fields)
+
+    def users_by_role(self, role: Role) -> list[User]:
+        """The clinic's users with one role."""
+        self.check("user:read")
+        return clinics.users_by_role(practice=self.practice, role=role).items
+
+    def set_profile(self, profile: Any) -> Any:
+        """Create or change a provider profile."""
+        self.check("provider:write")
+        return scheduling.set_profile(practice=self.practice, profile=profile)
+
+    def remove_block(self, block_id: str, version: int) -> None:
+        """Lift a time block."""
+        self.check("block:write")
+        scheduling.remove_block(practice=self.practice, block_id=block_id, version=version)
+
+    def audit_day(self, day: Any) -> list[AuditEvent]:
+        """The clinic's audit events of a day."""
+        self.check("audit:read")
+        return audit_trail.on_day(practice=self.practice, day=day)
+
+    def verify_audit(self) -> Any:
+        """Recompute the clinic's audit chains."""
+        self.check("audit:read")
+        return verify(self.practice.audit)

@@ -78,6 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         "consent:write",
         "clinic,provider:read",
     ),
+    Role.SERVICE: frozenset(),  # API clients carry their scopes instead
 }
 
 MASKED: dict[Role, dict[str, frozenset[str]]] = {

@@ -256,6 +256,7 @@ class Repository(Generic[E]):
             forward=forward,
             limit=limit,
             cursor=cursor,
+            filter=Attr("type").eq(self.type),  # a GSI partition may hold several types
         )
         listing = Listing([self._load(i) for i in page.items], page.cursor)
         self.uow.disclose(listing.items)
