@@ -15,7 +15,7 @@ from typing import Any
 from carevault.access.guard import Guard
 from carevault.access.policy import Principal
 from carevault.audit.trail import fields_of
-from carevault.domain.audit import Action
+from carevault.domain.audit import Action, Level
 from carevault.domain.billing import Invoice, InvoiceStatus
 from carevault.domain.clinic import ProviderProfile, Role, User
 from carevault.domain.clinical import ClinicalNote, MedicalRecord, RecordType, TreatmentRecord
@@ -23,7 +23,15 @@ from carevault.domain.intake import InsuranceVerification
 from carevault.domain.patient import Patient, PatientStatus
 from carevault.domain.scheduling import Appointment
 from carevault.errors import PermissionDenied
-from carevault.services import billing, clinical, clinics, notes, patients, scheduling
+from carevault.services import (
+    audit_trail,
+    billing,
+    clinical,
+    clinics,
+    notes,
+    patients,
+    scheduling,
+)
 from carevault.services.practice import Practice
 from tests.domain.world import HALF_HOUR, World, local, make_world, utc
 
@@ -350,11 +358,10 @@ def test_authorization_matrix(world: World) -> None:
             outcome = False
         assert outcome == allowed, f"{what}: {role.value} {'denied' if allowed else 'allowed'}"
         if not allowed:
-            denied = [
-                e
-                for e in world.practice.audit.query("gsi4", _critical(world))
-                if e.request_id == request
-            ]
+            critical = audit_trail.by_level(
+                practice=world.practice, level=Level.CRITICAL, day=_today(world)
+            )
+            denied = [e for e in critical if e.request_id == request]
             assert [e.action for e in denied] == [Action.DENIED], what
 
     for name, (op, rules) in PATIENT_OPS.items():
@@ -390,9 +397,8 @@ def test_authorization_matrix(world: World) -> None:
     )
 
 
-def _critical(world: World) -> str:
-    """Today's critical events (denials are critical)."""
-    return f"AUDIT#LEVEL#critical#{world.practice.now().date().isoformat()}"
+def _today(world: World) -> date:
+    return world.practice.now().date()
 
 
 def test_masking_and_break_glass(world: World) -> None:
@@ -411,7 +417,5 @@ def test_masking_and_break_glass(world: World) -> None:
     doctor.break_glass("Unconscious patient in the emergency room", minutes=30)
     full = doctor.read_patient(patient.id)
     assert full.ssn == patient.ssn and full.allergies == ["Latex"]
-    events = world.practice.audit.query(
-        "gsi4", f"AUDIT#LEVEL#critical#{world.practice.now().date()}"
-    )
+    events = audit_trail.by_level(practice=world.practice, level=Level.CRITICAL, day=_today(world))
     assert any(e.action is Action.BREAK_GLASS for e in events)

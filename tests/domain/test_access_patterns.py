@@ -399,7 +399,7 @@ def test_a15_audit_by_clinic_and_time_patient_and_level(world: World) -> None:
     assert [e.at.minute for e in told] == [3, 6, 9]
     critical = audit_trail.by_level(practice=world.practice, level=Level.CRITICAL, day=MONDAY)
     assert [e.at.minute for e in critical] == [0, 4, 8]
-    reads_only(world, queries=6)
+    reads_only(world, queries=9)
 
 
 def test_a16_free_slots_are_hours_minus_appointments_and_blocks(world: World) -> None:

@@ -61,9 +61,9 @@ class AuditEvent(Entity):
         ),
         Key(
             index="gsi4",
-            pk="AUDIT#LEVEL#{level}#{day}",
+            pk="AUDIT#LEVEL#{level}#{day}#S{shard}",
             sk="{at}#{id}",
-            purpose="events by compliance level and time (A15)",
+            purpose="events by compliance level and time, sharded (A15)",
         ),
     )
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from carevault.domain.audit import AuditEvent, Level
 from carevault.services.practice import Practice
-from carevault.store import SortKey
+from carevault.store import Index, SortKey
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -18,14 +18,16 @@ def record(*, practice: Practice, event: AuditEvent) -> AuditEvent:
     return event
 
 
+def _merged(practice: Practice, index: Index, partition: str) -> list[AuditEvent]:
+    """Events of a sharded partition: one query per chain, merged in time order."""
+    trail = practice.audit
+    chains = [trail.query(index, f"{partition}#S{shard}") for shard in range(trail.shards)]
+    return list(heapq.merge(*chains, key=lambda e: (e.at, e.id)))
+
+
 def on_day(*, practice: Practice, day: date) -> list[AuditEvent]:
     """A clinic's events of one UTC day in time order: one query per chain, merged."""
-    trail = practice.audit
-    chains = [
-        trail.query("gsi1", f"AUDIT#DAY#{day.isoformat()}#S{shard}")
-        for shard in range(trail.shards)
-    ]
-    return list(heapq.merge(*chains, key=lambda e: (e.at, e.id)))
+    return _merged(practice, "gsi1", f"AUDIT#DAY#{day.isoformat()}")
 
 
 def disclosures(*, practice: Practice, patient_id: str, since: datetime) -> list[AuditEvent]:
@@ -35,5 +37,5 @@ def disclosures(*, practice: Practice, patient_id: str, since: datetime) -> list
 
 
 def by_level(*, practice: Practice, level: Level, day: date) -> list[AuditEvent]:
-    """A day's events of one compliance level, in time order (one query)."""
-    return practice.audit.query("gsi4", f"AUDIT#LEVEL#{level.value}#{day.isoformat()}")
+    """A day's events of one compliance level in time order: one query per chain, merged."""
+    return _merged(practice, "gsi4", f"AUDIT#LEVEL#{level.value}#{day.isoformat()}")
