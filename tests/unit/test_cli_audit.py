@@ -1,0 +1,81 @@
+"""`carevault audit verify | disclosures | export` on a real SQLite store."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import orjson
+from typer.testing import CliRunner
+
+from carevault.audit.recorder import AuditContext
+from carevault.cli import app
+from carevault.config import Settings
+from carevault.domain.patient import Patient
+from carevault.services import clinics, patients
+from carevault.services.practice import Practice
+from carevault.store.codec import decode, encode
+
+runner = CliRunner()
+
+
+def test_verify_disclosures_and_export(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"CAREVAULT_HOME": str(home), "COLUMNS": "200"}
+    assert runner.invoke(app, ["init"], env=env).exit_code == 0
+    data, ring = Settings.load(home=str(home)).open()
+    clinic = clinics.create_clinic(store=data, ring=ring, name="CLI Clinic").id
+    p = Practice.open(data, ring, clinic, audit=AuditContext(actor="u1", role="STAFF"))
+    person = patients.register(
+        practice=p,
+        mrn="M-1",
+        first_name="Ada",
+        last_name="Byron",
+        date_of_birth="1980-01-01",
+        gender="female",
+    )
+    p.uow[Patient].require(person.id)
+    ok = runner.invoke(app, ["audit", "verify"], env=env)
+    assert ok.exit_code == 0 and f"clinic {clinic}: 2 events verified" in ok.output
+    told = runner.invoke(
+        app,
+        [
+            "audit",
+            "disclosures",
+            "--tenant",
+            clinic,
+            "--patient",
+            person.id,
+            "--since",
+            "2000-01-01",
+        ],
+        env=env,
+    )
+    assert told.exit_code == 0 and "CREATE" in told.output and "READ" in told.output
+    exported = runner.invoke(app, ["audit", "export", "--tenant", clinic], env=env)
+    rows = [orjson.loads(line) for line in exported.stdout.splitlines()]
+    assert {r["action"] for r in rows} == {"CREATE", "READ"} and "Ada" not in exported.stdout
+    bad = runner.invoke(
+        app,
+        [
+            "audit",
+            "disclosures",
+            "--tenant",
+            clinic,
+            "--patient",
+            person.id,
+            "--since",
+            "yesterday",
+        ],
+        env=env,
+    )
+    assert bad.exit_code == 1 and "--since" in bad.output
+    with sqlite3.connect(home / "carevault.db") as conn:  # an edit, around carevault
+        pk, sk, raw = conn.execute(
+            "SELECT pk, sk, data FROM items WHERE sk LIKE 'E#%' LIMIT 1"
+        ).fetchone()
+        item = decode(raw)
+        item["event"] = item["event"].replace(b'"STAFF"', b'"ADMIN"')
+        conn.execute("UPDATE items SET data = ? WHERE pk = ? AND sk = ?", (encode(item), pk, sk))
+    broken = runner.invoke(app, ["audit", "verify", "--tenant", clinic], env=env)
+    assert broken.exit_code == 1 and "BROKEN" in broken.output and "altered" in broken.output
