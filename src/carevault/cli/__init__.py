@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 from rich.table import Table
 
@@ -12,6 +14,7 @@ from carevault.cli.keys import init, keys_app
 from carevault.cli.seed import demo_command, seed_command
 from carevault.config import Settings
 from carevault.errors import CarevaultError
+from carevault.logs import configure
 from carevault.store import open_store, redact
 
 app = typer.Typer(help="carevault: encrypted, audited health data.", no_args_is_help=True)
@@ -81,5 +84,6 @@ def store_purge(store: StoreOption = None) -> None:
 
 
 def main() -> None:
-    """Entry point of the ``carevault`` script."""
+    """Entry point of the ``carevault`` script: JSON logs with PHI masked, then the command."""
+    configure(os.environ.get("CAREVAULT_LOG_LEVEL", "WARNING").upper())
     app()

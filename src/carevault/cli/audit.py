@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 from datetime import UTC, datetime
 from typing import Annotated
@@ -10,10 +11,12 @@ import orjson
 import typer
 from rich.table import Table
 
+from carevault.audit.recorder import AuditContext, Auditor
 from carevault.audit.signing import Signer
 from carevault.audit.trail import AuditTrail, event_of, verify
 from carevault.cli.common import StoreOption, console, fail
 from carevault.config import Settings
+from carevault.domain.audit import Action, Level, Outcome
 from carevault.errors import CarevaultError, ValidationError
 from carevault.repo.records import PLATFORM
 from carevault.services import audit_trail
@@ -86,6 +89,15 @@ def disclosures_command(
     console.print(table)
 
 
+def _record_export(trail: AuditTrail) -> None:
+    """The export itself is an audited event (data-export tracking)."""
+    actor = f"cli:{getpass.getuser()}"[:64].replace(" ", "_")
+    context = AuditContext(actor=actor, role="AUDITOR", purpose="OPERATIONS")
+    auditor = Auditor(trail, context)
+    event = auditor.event(Action.EXPORT, "AUDIT", None, None, Outcome.SUCCESS, Level.CRITICAL)
+    trail.append([event])
+
+
 @audit_app.command("export")
 def export_command(store: StoreOption = None, tenant: TenantOption = None) -> None:
     """Write every event as JSON Lines on standard output (chain by chain, in order)."""
@@ -94,6 +106,7 @@ def export_command(store: StoreOption = None, tenant: TenantOption = None) -> No
         tenants = [tenant] if tenant else [t for t in ring.tenants() if t != PLATFORM]
         for clinic in tenants:
             trail = AuditTrail(data, Signer(ring, clinic), clinic)
+            _record_export(trail)
             for shard in range(trail.shards):
                 for item in trail.events(shard):
                     row = {
