@@ -106,3 +106,24 @@ def test_concurrent_reads_share_commits(audited: tuple[World, Practice]) -> None
     assert len(reads) == 8 * 12
     assert world.store.calls["transact_write"] < 8 * 12  # readers shared commits
     assert verify(p.audit).intact
+
+
+def test_chain_items_carry_the_keys_audit_event_declares(audited: tuple[World, Practice]) -> None:
+    from carevault.domain.audit import AuditEvent
+
+    _, p = audited
+    event = AuditEvent.create(
+        at=utc(2027, 3, 1, 9),
+        actor_id="u",
+        role="DOCTOR",
+        action="READ",
+        resource_type="PATIENT",
+        patient_id=p.tenant,
+    )
+    staged = p.audit.stage([event], shard=2)
+    item = staged[0].action.item  # type: ignore[union-attr]
+    fields = {**event.fields(), "id": event.id, "shard": 2, "seq": 1}
+    for key in AuditEvent.KEYS:
+        assert item[f"{key.index}pk"] == f"T#{p.tenant}#" + key.pk.format_map(fields)
+        assert item[f"{key.index}sk"] == key.sk.format_map(fields)
+    assert item["retain_until"] == "2034-03-01"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from carevault.audit.trail import AuditTrail
 from carevault.domain.audit import Action, AuditEvent, Level, Outcome
@@ -31,7 +32,7 @@ class AuditContext:
 
 @dataclass
 class _Waiter:
-    events: Sequence[AuditEvent]
+    events: Sequence[dict[str, Any]]
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
@@ -45,7 +46,7 @@ class GroupCommit:
         self._pending: list[_Waiter] = []
         self._leading = False
 
-    def submit(self, events: Sequence[AuditEvent]) -> None:
+    def submit(self, events: Sequence[dict[str, Any]]) -> None:
         """Return once ``events`` are durable in the trail."""
         waiter = _Waiter(events)
         with self._lock:
@@ -104,13 +105,12 @@ class Auditor:
         patient_id: str | None,
         outcome: Outcome = Outcome.SUCCESS,
         level: Level = Level.HIPAA,
-    ) -> AuditEvent:
-        """An event of this request's actor."""
+    ) -> dict[str, Any]:
+        """An event of this request's actor, as the fields the chain stores."""
         c = self.context
-        now = utcnow()
         if self._checked is None:  # the context's own values are validated once
             self._checked = AuditEvent.create(
-                at=now,
+                at=utcnow(),
                 actor_id=c.actor,
                 role=c.role,
                 action=action,
@@ -118,35 +118,32 @@ class Auditor:
                 purpose=c.purpose,
                 request_id=c.request_id,
             )
-        return AuditEvent.model_construct(
-            id=new_id(),
-            version=0,
-            created_at=now,
-            updated_at=now,
-            created_by=None,
-            updated_by=None,
-            deleted_at=None,
-            at=now,
-            day=now.date(),
-            shard=0,
-            seq=0,
-            actor_id=c.actor,
-            role=c.role,
-            action=action,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            patient_id=patient_id,
-            purpose=c.purpose,
-            outcome=outcome,
-            level=level,
-            request_id=c.request_id,
-        )
+        now = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {
+            "id": new_id(),
+            "created_at": now,
+            "updated_at": now,
+            "created_by": None,
+            "updated_by": None,
+            "at": now,
+            "day": now[:10],
+            "actor_id": c.actor,
+            "role": c.role,
+            "action": action.value,
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "patient_id": patient_id,
+            "purpose": c.purpose,
+            "outcome": outcome.value,
+            "level": level.value,
+            "request_id": c.request_id,
+        }
 
-    def reads(self, events: Sequence[AuditEvent]) -> None:
+    def reads(self, events: Sequence[dict[str, Any]]) -> None:
         """Make read events durable (group commit) before the data is returned."""
         if events:
             self._group.submit(events)
 
-    def commit(self, events: Sequence[AuditEvent], change: Sequence[Staged]) -> None:
+    def commit(self, events: Sequence[dict[str, Any]], change: Sequence[Staged]) -> None:
         """Commit a change together with its events."""
         self.trail.append(events, change)

@@ -21,7 +21,7 @@ import hashlib
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -35,7 +35,7 @@ from carevault.store import Attr, Index, Item, KeyCondition, Put, SortKey, Store
 
 GENESIS = bytes(32)
 CHECKPOINT = 100
-RETENTION = timedelta(days=7 * 366)  # at least seven years
+RETENTION_YEARS = 7  # events are kept at least this long (retain_until)
 MAX_EVENTS = 25  # per append, leaving room for the change it records
 
 
@@ -81,13 +81,6 @@ def _plain(event: AuditEvent) -> dict[str, Any]:
     return out
 
 
-def _fill(template: str, values: dict[str, Any]) -> str | None:
-    try:
-        return template.format_map({k: v for k, v in values.items() if v is not None})
-    except KeyError:
-        return None
-
-
 def event_of(item: Item) -> AuditEvent:
     """The event a stored chain item holds."""
     fields = {k: v for k, v in fields_of(item).items() if k != "tenant"}
@@ -105,26 +98,41 @@ class AuditTrail:
 
     # -- appending ---------------------------------------------------------------------
 
-    def stage(self, events: Sequence[AuditEvent], shard: int) -> list[Staged]:
-        """Actions appending ``events`` to chain ``shard`` as of its current head."""
-        pk = self.partition(shard)
+    def stage(self, events: Sequence[AuditEvent | dict[str, Any]], shard: int) -> list[Staged]:
+        """Actions appending ``events`` to chain ``shard`` as of its current head.
+
+        Only the head is put conditionally: while it has not moved, the sequence numbers
+        after it are this append's.
+        """
+        pk, t = self.partition(shard), self.tenant
         head = self.store.get(pk, "HEAD")
         seq = 0 if head is None else int(head["seq"])
         prev = GENESIS if head is None else bytes(head["hash"])
         staged: list[Staged] = []
         for event in events:
             seq += 1
-            fields = {**_plain(event), "shard": shard, "seq": seq, "tenant": self.tenant}
+            fields = event if isinstance(event, dict) else _plain(event)
+            fields = {**fields, "shard": shard, "seq": seq, "tenant": t}
             body = canonical(fields)
             digest = link(prev, body)
-            retain = (event.at + RETENTION).date().isoformat()
-            item: Item = {"pk": pk, "sk": f"E#{seq:012d}", "event": body, "prev": prev,
-                          "hash": digest, "retain_until": retain}  # fmt: skip
-            for key in AuditEvent.KEYS:
-                gpk, gsk = _fill(key.pk, fields), _fill(key.sk, fields)
-                if gpk is not None and gsk is not None:
-                    item[f"{key.index}pk"], item[f"{key.index}sk"] = f"T#{self.tenant}#{gpk}", gsk
-            staged.append(Staged(Put(item, Attr("pk").not_exists()), _HeadMoved("audit")))
+            at, day, eid = fields["at"], fields["day"], fields["id"]
+            item: Item = {
+                "pk": pk,
+                "sk": f"E#{seq:012d}",
+                "event": body,
+                "prev": prev,
+                "hash": digest,
+                "retain_until": f"{int(day[:4]) + RETENTION_YEARS}{day[4:]}",
+                # the AuditEvent.KEYS templates, written out (a test keeps them in step)
+                "gsi1pk": f"T#{t}#AUDIT#DAY#{day}#S{shard}",
+                "gsi1sk": f"{at}#{eid}",
+                "gsi4pk": f"T#{t}#AUDIT#LEVEL#{fields['level']}#{day}#S{shard}",
+                "gsi4sk": f"{at}#{eid}",
+            }
+            if fields.get("patient_id"):
+                item["gsi3pk"] = f"T#{t}#AUDIT#PATIENT#{fields['patient_id']}"
+                item["gsi3sk"] = f"{at}#{eid}"
+            staged.append(Staged(Put(item)))
             if seq % CHECKPOINT == 0:
                 staged.append(Staged(Put(self._signed(pk, f"CKPT#{seq:012d}", shard, seq, digest))))
             prev = digest
@@ -137,7 +145,9 @@ class AuditTrail:
         kid, signature = self.signer.sign(head_message(self.tenant, shard, seq, digest))
         return {"pk": pk, "sk": sk, "seq": seq, "hash": digest, "kid": kid, "sig": signature}
 
-    def append(self, events: Sequence[AuditEvent], change: Sequence[Staged] = ()) -> None:
+    def append(
+        self, events: Sequence[AuditEvent | dict[str, Any]], change: Sequence[Staged] = ()
+    ) -> None:
         """Commit ``events`` (and the ``change`` they record) in one transaction."""
         if not events:
             commit(self.store, change)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from carevault.crypto.keyring import Keyring
-from carevault.domain.audit import Action, AuditEvent
+from carevault.domain.audit import Action
 from carevault.domain.base import Entity, checked, kind_of, utcnow
 from carevault.errors import NotFound, ValidationError
 from carevault.repo.mapping import BY_TYPE, record_type
@@ -32,11 +32,11 @@ class AuditSink(Protocol):
         resource_type: str,
         resource_id: str | None,
         patient_id: str | None,
-    ) -> AuditEvent: ...
+    ) -> dict[str, Any]: ...
 
-    def reads(self, events: Sequence[AuditEvent]) -> None: ...
+    def reads(self, events: Sequence[dict[str, Any]]) -> None: ...
 
-    def commit(self, events: Sequence[AuditEvent], change: Sequence[Staged]) -> None: ...
+    def commit(self, events: Sequence[dict[str, Any]], change: Sequence[Staged]) -> None: ...
 
 
 E = TypeVar("E", bound=Entity)
@@ -68,7 +68,7 @@ class UnitOfWork:
     ) -> None:
         self.store, self.tenant, self.actor, self.clock = store, tenant, actor, clock
         self.audit = audit
-        self._events: list[AuditEvent] = []
+        self._events: list[dict[str, Any]] = []
         self.phone_region = phone_region
         types = [record_type(cls, phone_region) for cls in BY_TYPE.values()]
         self.records = Records(store, ring, tenant, types)
