@@ -35,6 +35,8 @@ def test_demo_creates_the_seed_set_once_and_stores_no_plaintext(tmp_path: Path) 
     assert len(passwords) == 6 and len(set(passwords)) == 6
     again = runner.invoke(app, ["demo"], env=env)
     assert again.exit_code == 0 and "not seeding again" in again.output
+    verified = runner.invoke(app, ["audit", "verify"], env=env)
+    assert verified.exit_code == 0 and verified.output.count("events verified") == 2
 
     data, ring = Settings.load(home=str(home)).open()
     listed = clinics.list_clinics(store=data).items

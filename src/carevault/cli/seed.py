@@ -108,5 +108,6 @@ def _tour(data: Store, ring: Keyring) -> None:
     console.print(
         "Names, contact details, SSNs and clinical content are sealed with AES-256-GCM under "
         "each patient's own key; searches by email, phone, MRN or last name go through "
-        "blind-index beacons. `carevault store info` shows the engine and its change feed."
+        "blind-index beacons. `carevault audit verify` checks the audit trail the seeding wrote; "
+        "`carevault store info` shows the engine and its change feed."
     )

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from faker import Faker
 
+from carevault.audit.recorder import AuditContext
 from carevault.blobs import BlobStore
 from carevault.crypto.keyring import Keyring
 from carevault.domain.clinic import Clinic, DayHours, ProviderProfile, Role, User, WorkingHours
@@ -27,6 +28,8 @@ from carevault.services.practice import Practice
 from carevault.store import Store
 
 Progress = Callable[[int], None]
+SEEDER = AuditContext(actor="seed", role="ADMIN", purpose="OPERATIONS")
+"""Seeding is audited like any other writer."""
 DIAGNOSES = [
     ("I10", "Essential hypertension"),
     ("E11.9", "Type 2 diabetes"),
@@ -131,7 +134,7 @@ def _clinic(store: Store, ring: Keyring, blobs: BlobStore | None, name: str, zon
         phone="+1 415 555 0199",
         email="front-desk@example.org",
     )
-    return Practice.open(store, ring, clinic.id, actor="seed", blobs=blobs)
+    return Practice.open(store, ring, clinic.id, blobs=blobs, audit=SEEDER)
 
 
 def _provider(p: Practice, user: User, specialization: str) -> None:
@@ -385,7 +388,7 @@ def synthetic(
     progress: Progress | None = None,
 ) -> int:
     """Register ``count`` realistic synthetic patients in a clinic; returns how many."""
-    p = Practice.open(store, ring, clinic_id, actor="seed")
+    p = Practice.open(store, ring, clinic_id, audit=SEEDER)
     fake, rng = Faker("en_US"), random.Random(seed)
     fake.seed_instance(seed)
     step = progress or (lambda n: None)
