@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pyotp
 from typer.testing import CliRunner
 
+from carevault.access.auth import Authenticator, MfaRequired
 from carevault.cli import app
 from carevault.config import Settings
 from carevault.domain.patient import PatientStatus
@@ -33,12 +35,20 @@ def test_demo_creates_the_seed_set_once_and_stores_no_plaintext(tmp_path: Path) 
         assert _count(first.output, kind) > 0
     passwords = re.findall(r"│ (?:ADMIN|DOCTOR|STAFF)\s+│ (\S+)\s+│", first.output)
     assert len(passwords) == 6 and len(set(passwords)) == 6
+    assert len(re.findall(r"│ ADMIN\s+│ \S+\s+│ [A-Z2-7]{32}\s+│", first.output)) == 2
     again = runner.invoke(app, ["demo"], env=env)
     assert again.exit_code == 0 and "not seeding again" in again.output
     verified = runner.invoke(app, ["audit", "verify"], env=env)
     assert verified.exit_code == 0 and verified.output.count("events verified") == 2
 
     data, ring = Settings.load(home=str(home)).open()
+    admin = re.search(r"│ (\S+@\S+)\s+│ ADMIN\s+│ (\S+)\s+│ ([A-Z2-7]{32})\s+│", first.output)
+    assert admin, first.output
+    auth = Authenticator(data, ring)
+    step = auth.login(admin.group(1), admin.group(2))
+    assert isinstance(step, MfaRequired)
+    tokens = auth.complete_mfa(step.ticket, pyotp.TOTP(admin.group(3)).now())
+    assert auth.authenticate(tokens.access).role == "ADMIN"
     listed = clinics.list_clinics(store=data).items
     assert len(listed) == 2
     secrets: set[str] = set()

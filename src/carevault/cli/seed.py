@@ -28,10 +28,10 @@ def _print_seeded(out: Seeded) -> None:
         table.add_row(kind, str(count))
     console.print(table)
     logins = Table(title="demo logins (passwords are shown this once)")
-    for column in ("clinic", "email", "role", "password"):
+    for column in ("clinic", "email", "role", "password", "TOTP secret"):
         logins.add_column(column, overflow="fold")
     for login in out.logins:
-        logins.add_row(login.clinic, login.email, login.role, login.password)
+        logins.add_row(login.clinic, login.email, login.role, login.password, login.totp)
     console.print(logins)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pyotp
 from faker import Faker
 
 from carevault.audit.recorder import AuditContext
@@ -22,7 +23,7 @@ from carevault.domain.clinical import MedicalRecord, TreatmentRecord
 from carevault.domain.intake import Consent
 from carevault.domain.patient import Patient
 from carevault.domain.scheduling import Appointment
-from carevault.repo.credentials import stage_password
+from carevault.repo.credentials import set_totp, stage_password
 from carevault.services import billing, clinical, clinics, notes, patients, scheduling
 from carevault.services.practice import Practice
 from carevault.store import Store
@@ -55,6 +56,7 @@ class Login:
     email: str
     role: str
     password: str
+    totp: str = ""  # the TOTP secret of a role that needs a second factor
 
 
 @dataclass
@@ -80,7 +82,11 @@ def _user(p: Practice, out: Seeded, fake: Faker, role: Role, domain: str) -> Use
     password = _password()
     stage_password(p.uow, user.id, password)
     p.uow.commit()
-    out.logins.append(Login(p.clinic.name, email, role.value, password))
+    totp = ""
+    if role is Role.ADMIN:  # administrators sign in with a second factor
+        totp = pyotp.random_base32()
+        set_totp(p.uow, user.id, totp)
+    out.logins.append(Login(p.clinic.name, email, role.value, password, totp))
     out.count("users")
     return user
 
