@@ -88,6 +88,7 @@ class Authenticator:
         self.settings = settings or AuthSettings()
         self.tokens = TokenKeys(ring)
         self.now = clock
+        self._trails: dict[str, AuditTrail] = {}
 
     def _uow(self, tenant: str) -> UnitOfWork:
         return UnitOfWork(self.store, self.ring, tenant, actor="auth", clock=self.now)
@@ -95,11 +96,11 @@ class Authenticator:
     def _event(
         self, tenant: str, user: User, action: Action, outcome: Outcome, level: Level = Level.HIPAA
     ) -> None:
-        trail = AuditTrail(self.store, Signer(self.ring, tenant), tenant)
-        auditor = Auditor(
-            trail, AuditContext(actor=user.id, role=user.role.value, purpose="OPERATIONS")
-        )
-        trail.append([auditor.event(action, "USER", user.id, None, outcome, level)])
+        trail = self._trails.get(tenant)
+        if trail is None:  # one per clinic: its signing key stays loaded between logins
+            trail = self._trails[tenant] = AuditTrail(self.store, Signer(self.ring, tenant), tenant)
+        context = AuditContext(actor=user.id, role=user.role.value, purpose="OPERATIONS")
+        Auditor(trail, context).record(action, "USER", user.id, None, outcome, level)
 
     # -- lockout -----------------------------------------------------------------------
 

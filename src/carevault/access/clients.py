@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from carevault.access.policy import Principal
 from carevault.crypto.keyring import Keyring
 from carevault.domain.clinic import ApiClient, Role
-from carevault.errors import AuthenticationFailed
+from carevault.errors import AuthenticationFailed, CarevaultError
 from carevault.repo.credentials import HASHER
 from carevault.repo.unit import UnitOfWork
 from carevault.services.practice import Practice
@@ -39,7 +39,7 @@ def authenticate_client(*, store: Store, ring: Keyring, credential: str) -> Prin
     try:
         tenant, client_id, secret = credential.split(".", 2)
         client = UnitOfWork(store, ring, tenant)[ApiClient].get(client_id)
-    except (ValueError, Exception):  # malformed ids name nothing
+    except (ValueError, CarevaultError):  # malformed credentials name nothing
         HASHER.hash("x" * 43)
         raise AuthenticationFailed("client credential is not valid") from None
     if client is None or not client.active:

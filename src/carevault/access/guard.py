@@ -18,7 +18,7 @@ from carevault.audit.trail import verify
 from carevault.blobs import BlobStore
 from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action, AuditEvent, Level, Outcome
-from carevault.domain.base import Entity
+from carevault.domain.base import Entity, kind_of
 from carevault.domain.billing import Invoice
 from carevault.domain.clinic import Role, User
 from carevault.domain.clinical import ClinicalNote, Document
@@ -29,7 +29,7 @@ from carevault.errors import PermissionDenied
 from carevault.repo.unit import UnitOfWork
 from carevault.services import audit_trail, billing, clinical, clinics, notes, patients, scheduling
 from carevault.services.practice import Practice
-from carevault.store import Store
+from carevault.store import Item, Store
 
 HISTORY = {
     "appointment": "APPT#",
@@ -68,10 +68,9 @@ class Guard:
         self, permission: str, reason: str, patient_id: str | None = None
     ) -> PermissionDenied:
         resource = permission.split(":", maxsplit=1)[0].upper()
-        event = self._auditor.event(
+        self._auditor.record(
             Action.DENIED, resource, None, patient_id, Outcome.DENIED, Level.CRITICAL
         )
-        self._auditor.trail.append([event])
         return PermissionDenied(permission, reason)
 
     def check(self, permission: str, patient_id: str | None = None) -> None:
@@ -81,7 +80,7 @@ class Guard:
             raise self._deny(permission, f"the {p.role.value} role does not allow it", patient_id)
         if patient_id is None:
             return
-        if self._plain[Patient].get(patient_id) is None:
+        if self._stored(Patient, patient_id) is None:
             raise self._deny(permission, "no such patient in this clinic", None)
         if p.role is Role.PATIENT and patient_id != p.patient_id:
             raise self._deny(permission, "a patient reaches only their own records", patient_id)
@@ -102,7 +101,7 @@ class Guard:
         until = policy.open_break_glass(
             self.store, self.principal, reason, minutes, self.practice.now()
         )
-        event = self._auditor.event(
+        self._auditor.record(
             Action.BREAK_GLASS,
             "USER",
             self.principal.user_id,
@@ -110,7 +109,6 @@ class Guard:
             Outcome.SUCCESS,
             Level.CRITICAL,
         )
-        self._auditor.trail.append([event])
         return until
 
     def _shown(self, entity: Entity) -> Any:
@@ -163,7 +161,7 @@ class Guard:
     def disclosures(self, patient_id: str, since: datetime) -> list[AuditEvent]:
         """The accounting of disclosures of one patient."""
         self.check("audit:read")
-        if self._plain[Patient].get(patient_id) is None:
+        if self._stored(Patient, patient_id) is None:
             raise self._deny("audit:read", "no such patient in this clinic")
         return audit_trail.disclosures(practice=self.practice, patient_id=patient_id, since=since)
 
@@ -179,32 +177,24 @@ class Guard:
 
     # -- by object: the object is found in this clinic first, then its patient checked -----
 
-    def _appointment(self, permission: str, appointment_id: str) -> Appointment:
-        found = self._plain[Appointment].get(appointment_id)
-        if found is None:
-            raise self._deny(permission, "no such appointment in this clinic")
-        self.check(permission, found.patient_id)
-        return found
+    def _stored(self, entity: type[Entity], entity_id: str) -> Item | None:
+        """An entity's stored home item in this clinic (plain fields only: nothing decrypted)."""
+        item = self.store.get(*self._plain.records.home(entity.TYPE, entity_id))
+        return None if item is None or item.get("deleted_at") else item
 
-    def _note(self, note_id: str) -> ClinicalNote:
-        found = self._plain[ClinicalNote].get(note_id)
-        if found is None:
-            raise self._deny("note:write", "no such note in this clinic")
-        self.check("note:write", found.patient_id)
-        return found
-
-    def _invoice(self, invoice_id: str) -> Invoice:
-        found = self._plain[Invoice].get(invoice_id)
-        if found is None:
-            raise self._deny("invoice:write", "no such invoice in this clinic")
-        self.check("invoice:write", found.patient_id)
-        return found
+    def _owned(self, permission: str, entity: type[Entity], entity_id: str) -> None:
+        """Check ``permission`` on the patient an existing object of this clinic belongs to."""
+        item = self._stored(entity, entity_id)
+        if item is None:
+            what = kind_of(entity).replace("_", " ")
+            raise self._deny(permission, f"no such {what} in this clinic")
+        self.check(permission, item["plain"]["patient_id"])
 
     def move_appointment(
         self, step: str, appointment_id: str, version: int, **extra: Any
     ) -> Appointment:
         """confirm, check_in, complete, no_show, cancel (with a reason) or add_notes."""
-        self._appointment("appointment:write", appointment_id)
+        self._owned("appointment:write", Appointment, appointment_id)
         steps: dict[str, Callable[..., Appointment]] = {
             "confirm": scheduling.confirm,
             "check_in": scheduling.check_in,
@@ -222,7 +212,7 @@ class Guard:
         self, appointment_id: str, version: int, start: datetime, end: datetime
     ) -> Appointment:
         """Move an appointment to another time."""
-        self._appointment("appointment:write", appointment_id)
+        self._owned("appointment:write", Appointment, appointment_id)
         return scheduling.reschedule(
             practice=self.practice,
             appointment_id=appointment_id,
@@ -233,17 +223,17 @@ class Guard:
 
     def sign_note(self, note_id: str, version: int) -> ClinicalNote:
         """Sign a draft note."""
-        self._note(note_id)
+        self._owned("note:write", ClinicalNote, note_id)
         return notes.sign(practice=self.practice, note_id=note_id, version=version)
 
     def amend_note(self, note_id: str, **content: Any) -> ClinicalNote:
         """Start an amendment of a signed note."""
-        self._note(note_id)
+        self._owned("note:write", ClinicalNote, note_id)
         return notes.amend(practice=self.practice, note_id=note_id, **content)
 
     def bill(self, step: str, invoice_id: str, version: int, **extra: Any) -> Invoice:
         """issue, record_payment or void an invoice."""
-        self._invoice(invoice_id)
+        self._owned("invoice:write", Invoice, invoice_id)
         steps: dict[str, Callable[..., Invoice]] = {
             "issue": billing.issue,
             "record_payment": billing.record_payment,
@@ -271,10 +261,7 @@ class Guard:
 
     def download_document(self, document_id: str) -> tuple[Any, bytes]:
         """A document and its bytes."""
-        found = self._plain[Document].get(document_id)
-        if found is None:
-            raise self._deny("document:read", "no such document in this clinic")
-        self.check("document:read", found.patient_id)
+        self._owned("document:read", Document, document_id)
         return clinical.download(practice=self.practice, document_id=document_id)
 
     def deactivate_patient(self, patient_id: str, version: int) -> Patient:

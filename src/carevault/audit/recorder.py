@@ -139,6 +139,20 @@ class Auditor:
             "request_id": c.request_id,
         }
 
+    def record(
+        self,
+        action: Action,
+        resource_type: str,
+        resource_id: str | None,
+        patient_id: str | None,
+        outcome: Outcome,
+        level: Level,
+    ) -> None:
+        """Append one event now, on its own (a login, a denial, an export)."""
+        self.trail.append(
+            [self.event(action, resource_type, resource_id, patient_id, outcome, level)]
+        )
+
     def reads(self, events: Sequence[dict[str, Any]]) -> None:
         """Make read events durable (group commit) before the data is returned."""
         if events:

@@ -21,8 +21,6 @@ import hashlib
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from enum import Enum
 from typing import Any
 
 import orjson
@@ -64,23 +62,6 @@ def head_message(tenant: str, shard: int, seq: int, digest: bytes) -> bytes:
     return f"carevault audit|{tenant}|{shard}|{seq}|".encode() + digest
 
 
-def _plain(event: AuditEvent) -> dict[str, Any]:
-    """The event's fields as JSON values (what ``fields()`` gives, without the dump's cost)."""
-    out: dict[str, Any] = {}
-    for name, value in event.__dict__.items():
-        if name in ("version", "deleted_at"):
-            continue
-        if isinstance(value, datetime):
-            out[name] = value.strftime("%Y-%m-%dT%H:%M:%SZ")
-        elif isinstance(value, date):
-            out[name] = value.isoformat()
-        elif isinstance(value, Enum):
-            out[name] = value.value
-        else:
-            out[name] = value
-    return out
-
-
 def event_of(item: Item) -> AuditEvent:
     """The event a stored chain item holds."""
     fields = {k: v for k, v in fields_of(item).items() if k != "tenant"}
@@ -111,7 +92,7 @@ class AuditTrail:
         staged: list[Staged] = []
         for event in events:
             seq += 1
-            fields = event if isinstance(event, dict) else _plain(event)
+            fields = event if isinstance(event, dict) else {**event.fields(), "id": event.id}
             fields = {**fields, "shard": shard, "seq": seq, "tenant": t}
             body = canonical(fields)
             digest = link(prev, body)

@@ -93,9 +93,9 @@ def _record_export(trail: AuditTrail) -> None:
     """The export itself is an audited event (data-export tracking)."""
     actor = f"cli:{getpass.getuser()}"[:64].replace(" ", "_")
     context = AuditContext(actor=actor, role="AUDITOR", purpose="OPERATIONS")
-    auditor = Auditor(trail, context)
-    event = auditor.event(Action.EXPORT, "AUDIT", None, None, Outcome.SUCCESS, Level.CRITICAL)
-    trail.append([event])
+    Auditor(trail, context).record(
+        Action.EXPORT, "AUDIT", None, None, Outcome.SUCCESS, Level.CRITICAL
+    )
 
 
 @audit_app.command("export")

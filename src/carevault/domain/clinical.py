@@ -47,6 +47,13 @@ class Prescription(BaseModel):
     duration: str | None = Field(default=None, max_length=60)
 
 
+CLINICAL_SEARCHES = (
+    Search(index="diagnosis", field="diagnosis_codes", normalizer="identifier", bits=24),
+    Search(index="medication", field="medications", normalizer="name", bits=20),
+)
+"""A12: notes and records are found by diagnosis code and by medication, in one index each."""
+
+
 class NoteStatus(StrEnum):
     DRAFT = "DRAFT"
     SIGNED = "SIGNED"
@@ -69,10 +76,7 @@ class ClinicalNote(Entity):
             purpose="a provider's notes by status (drafts to sign)",
         ),
     )
-    LOOKUPS: ClassVar[tuple[Search, ...]] = (
-        Search(index="diagnosis", field="diagnosis_codes", normalizer="identifier", bits=24),
-        Search(index="medication", field="medications", normalizer="name", bits=20),
-    )
+    LOOKUPS: ClassVar[tuple[Search, ...]] = CLINICAL_SEARCHES
     REFS: ClassVar[dict[str, str]] = {
         "patient_id": "PATIENT",
         "provider_id": "PROVIDER",
@@ -187,10 +191,7 @@ class MedicalRecord(Entity):
         ),
     )
     WHEN: ClassVar[str] = "{visit_date}"
-    LOOKUPS: ClassVar[tuple[Search, ...]] = (
-        Search(index="diagnosis", field="diagnosis_codes", normalizer="identifier", bits=24),
-        Search(index="medication", field="medications", normalizer="name", bits=20),
-    )
+    LOOKUPS: ClassVar[tuple[Search, ...]] = CLINICAL_SEARCHES
     REFS: ClassVar[dict[str, str]] = {
         "patient_id": "PATIENT",
         "provider_id": "PROVIDER",

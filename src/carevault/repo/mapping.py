@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from carevault.crypto.beacons import BeaconIndex
@@ -51,3 +52,28 @@ def record_types(phone_region: str = "US") -> tuple[RecordType, ...]:
 
 
 BY_TYPE: dict[str, type[Entity]] = {e.TYPE: e for e in ENTITIES}
+
+
+def _shapes(entity: type[Entity]) -> set[tuple[str, str]]:
+    """(index, partition shape) of each key template, fields blanked: PROVIDER#{}."""
+    return {
+        (k.index, re.sub(r"\{[^}]*\}", "{}", k.pk.replace("{TYPE}", entity.TYPE)))
+        for k in entity.KEYS
+    }
+
+
+_SHAPES = [_shapes(e) for e in ENTITIES]
+SHARED = frozenset(
+    shape
+    for i, mine in enumerate(_SHAPES)
+    for shape in mine
+    if any(shape in other for j, other in enumerate(_SHAPES) if j != i)
+)
+"""GSI partitions that hold more than one entity type (a provider's appointments and
+treatment sessions): queries of these must filter by type; all others need not."""
+
+
+@cache
+def shares_partitions(entity: type[Entity], index: str) -> bool:
+    """Whether ``entity``'s partitions on ``index`` may hold other types too."""
+    return any(shape in SHARED for shape in _shapes(entity) if shape[0] == index)

@@ -210,9 +210,21 @@ class Records:
                 for version in keys.write:
                     code = beacon(keys.keys[version], lookup.index, value)
                     if code is not None:
-                        pk = f"T#{self.tenant}#LOOKUP#{lookup.index.name}#{version}:{code}"
+                        pk = self._lookup_pk(lookup.index.name, version, code)
                         out[(pk, f"{rt.name}#{record_id}")] = None
         return [list(k) for k in out]
+
+    def _lookup_pk(self, index: str, version: int, code: str | None) -> str:
+        """The partition of one beacon's lookup items."""
+        return f"T#{self.tenant}#LOOKUP#{index}#{version}:{code}"
+
+    def _unique(self, type_name: str, field_name: str, across_tenants: bool = False) -> Unique:
+        """The unique-value declaration of ``type_name.field_name``."""
+        unique = next((u for u in self.type(type_name).uniques if u.field == field_name), None)
+        if unique is None or (across_tenants and not unique.across_tenants):
+            scope = "globally unique" if across_tenants else "unique"
+            raise ValidationError("find.field", f"{type_name}.{field_name} is not {scope}")
+        return unique
 
     def _sentinel_pks(self, unique: Unique, value: str, versions: str) -> list[str]:
         scope = PLATFORM if unique.across_tenants else self.tenant
@@ -363,18 +375,16 @@ class Records:
         keys = self.ring.index_keys(self.tenant)
         homes: dict[tuple[str, str], None] = {}
         for version in keys.read:
-            code = beacon(keys.keys[version], lookup.index, value)
-            partition = f"T#{self.tenant}#LOOKUP#{index}#{version}:{code}"
+            partition = self._lookup_pk(
+                index, version, beacon(keys.keys[version], lookup.index, value)
+            )
             for item in self.store.query_all(partition, sk=SortKey.begins_with(f"{type_name}#")):
                 homes[(item["ref"], "#")] = None
         return self._matching(list(homes), lookup.index.normalize, lookup.values, wanted)
 
     def find_unique(self, type_name: str, field_name: str, value: str) -> Record | None:
         """The record holding a unique value, through its sentinel (one get per key version)."""
-        rt = self.type(type_name)
-        unique = next((u for u in rt.uniques if u.field == field_name), None)
-        if unique is None:
-            raise ValidationError("find.field", f"{type_name}.{field_name} is not unique")
+        unique = self._unique(type_name, field_name)
         wanted = unique.index.normalize(value)
         if wanted is None:
             return None
@@ -389,10 +399,7 @@ class Records:
 
     def locate_unique(self, type_name: str, field_name: str, value: str) -> list[tuple[str, str]]:
         """(tenant, id) of records holding a value unique across tenants (verify after)."""
-        rt = self.type(type_name)
-        unique = next((u for u in rt.uniques if u.field == field_name), None)
-        if unique is None or not unique.across_tenants:
-            raise ValidationError("find.field", f"{type_name}.{field_name} is not globally unique")
+        unique = self._unique(type_name, field_name, across_tenants=True)
         pks = self._sentinel_pks(unique, value, "read")
         found = self.store.batch_get([(p, "#") for p in pks]) if pks else []
         return [(s["tenant"], s["ref"].rsplit("#", 1)[1]) for s in found if s is not None]

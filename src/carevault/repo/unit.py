@@ -17,8 +17,8 @@ from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action
 from carevault.domain.base import Entity, checked, kind_of, utcnow
 from carevault.errors import NotFound, ValidationError
-from carevault.repo.mapping import BY_TYPE, record_type
-from carevault.repo.records import STALE, Records, Staged, commit
+from carevault.repo.mapping import BY_TYPE, record_type, shares_partitions
+from carevault.repo.records import STALE, Record, Records, Staged, commit
 from carevault.store import Attr, ConditionCheck, Item, KeyCondition, SortKey, Store
 from carevault.store.types import Index
 
@@ -38,6 +38,8 @@ class AuditSink(Protocol):
 
     def commit(self, events: Sequence[dict[str, Any]], change: Sequence[Staged]) -> None: ...
 
+
+READ_CACHE = 256  # home items a unit of work keeps from its reads by id
 
 E = TypeVar("E", bound=Entity)
 T = TypeVar("T")
@@ -74,6 +76,7 @@ class UnitOfWork:
         self.records = Records(store, ring, tenant, types)
         self._staged: list[Staged] = []
         self._keys: set[tuple[str, str]] = set()
+        self._read: dict[tuple[str, str], Item] = {}
 
     def __getitem__(self, cls: type[E]) -> Repository[E]:
         return Repository(self, cls)
@@ -108,7 +111,7 @@ class UnitOfWork:
     def commit(self) -> None:
         """Write everything staged, with its audit events, atomically; or nothing at all."""
         staged, self._staged, self._keys = self._staged, [], set()
-        events, self._events = self._events, []
+        events, self._events, self._read = self._events, [], {}
         if self.audit is not None and events:
             self.audit.commit(events, staged)
         elif staged:
@@ -116,7 +119,7 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         """Forget everything staged."""
-        self._staged, self._keys, self._events = [], set(), []
+        self._staged, self._keys, self._events, self._read = [], set(), [], {}
 
     def record(self, action: Action, entity: Entity) -> None:
         """Note an audit event for a staged write (it commits with the write)."""
@@ -137,18 +140,30 @@ class UnitOfWork:
 
     def load(self, item: Item) -> Entity:
         """The entity a stored home item holds, decrypted."""
-        record = self.records.open(item)
-        cls = BY_TYPE[record.type]
-        return checked(
-            cls,
-            {
-                **record.fields,
-                "id": record.id,
-                "version": record.version,
-                "deleted_at": record.deleted_at,
-            },
-            stored=True,
-        )
+        return self.entity(self.records.open(item))
+
+    def entity(self, record: Record) -> Entity:
+        """The entity a decrypted record holds."""
+        data = {
+            **record.fields,
+            "id": record.id,
+            "version": record.version,
+            "deleted_at": record.deleted_at,
+        }
+        return checked(BY_TYPE[record.type], data, stored=True)
+
+    def remember(self, item: Item) -> None:
+        """Keep a home item read by id, so the update that usually follows need not re-read it."""
+        if len(self._read) >= READ_CACHE:
+            self._read.pop(next(iter(self._read)))
+        self._read[(item["pk"], item["sk"])] = item
+
+    def current(self, key: tuple[str, str], version: int) -> Item | None:
+        """The stored home item at ``key``: the one read in this unit if still at ``version``."""
+        seen = self._read.get(key)
+        if seen is not None and int(seen["version"]) == version:
+            return seen  # if it moved since, the write's version condition refuses it
+        return self.store.get(*key)
 
     def history(
         self,
@@ -199,17 +214,23 @@ class Repository(Generic[E]):
         self.kind = kind_of(cls)
 
     def _load(self, item: Item) -> E:
-        entity = self.uow.load(item)
+        return self._typed(self.uow.load(item))
+
+    def _typed(self, entity: Entity) -> E:
         assert isinstance(entity, self.cls)
         return entity
+
+    def _home(self, entity_id: str) -> tuple[str, str]:
+        return self.uow.records.home(self.type, _checked_id(entity_id))
 
     # -- reading ---------------------------------------------------------------------
 
     def get(self, entity_id: str, *, deleted: bool = False) -> E | None:
         """The entity with this id, or None (also None if deleted, unless ``deleted``)."""
-        item = self.uow.store.get(*self.uow.records.home(self.type, _checked_id(entity_id)))
+        item = self.uow.store.get(*self._home(entity_id))
         if item is None or (item.get("deleted_at") and not deleted):
             return None
+        self.uow.remember(item)
         entity = self._load(item)
         self.uow.disclose([entity])
         return entity
@@ -223,20 +244,18 @@ class Repository(Generic[E]):
 
     def find(self, index: str, value: str) -> list[E]:
         """Entities whose encrypted field matches ``value`` (beacon lookup, verified)."""
-        found = [self._from_record(r) for r in self.uow.records.find(self.type, index, value)]
+        found = [
+            self._typed(self.uow.entity(r)) for r in self.uow.records.find(self.type, index, value)
+        ]
         self.uow.disclose(found, search=self.type)
         return found
 
     def find_unique(self, field: str, value: str) -> E | None:
         """The entity holding a unique value (MRN, login email)."""
         record = self.uow.records.find_unique(self.type, field, value)
-        found = None if record is None else self._from_record(record)
+        found = None if record is None else self._typed(self.uow.entity(record))
         self.uow.disclose([found] if found else [], search=self.type)
         return found
-
-    def _from_record(self, record: Any) -> E:
-        data = {**record.fields, "id": record.id, "version": record.version}
-        return checked(self.cls, data, stored=True)
 
     def query(
         self,
@@ -256,7 +275,7 @@ class Repository(Generic[E]):
             forward=forward,
             limit=limit,
             cursor=cursor,
-            filter=Attr("type").eq(self.type),  # a GSI partition may hold several types
+            filter=Attr("type").eq(self.type) if shares_partitions(self.cls, index) else None,
         )
         listing = Listing([self._load(i) for i in page.items], page.cursor)
         self.uow.disclose(listing.items)
@@ -284,7 +303,7 @@ class Repository(Generic[E]):
 
     def update(self, entity: E) -> E:
         """Stage a change; ``entity.version`` must be the version it was read at."""
-        current = self.uow.store.get(*self.uow.records.home(self.type, entity.id))
+        current = self.uow.current(self._home(entity.id), entity.version)
         if current is None or current.get("deleted_at"):
             raise NotFound(self.kind, entity.id)
         if int(current["version"]) != entity.version:
@@ -307,14 +326,12 @@ class Repository(Generic[E]):
         return self._set_deleted(entity, None)
 
     def _set_deleted(self, entity: E, when: datetime | None) -> E:
-        current = self.uow.store.get(*self.uow.records.home(self.type, entity.id))
+        current = self.uow.current(self._home(entity.id), entity.version)
         return self._stage(entity.changed(deleted_at=when), current)
 
     def _stage(self, entity: E, current: Item | None) -> E:
         fields = entity.fields()
-        deleted = fields.get("deleted_at") or (
-            entity.deleted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if entity.deleted_at else None
-        )
+        deleted = entity.deleted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if entity.deleted_at else None
         staged, version = self.uow.records.stage_put(
             self.type,
             entity.id,

@@ -14,6 +14,7 @@ from carevault.domain.clinical import (
     MedicalRecord,
     RecordType,
 )
+from carevault.domain.ids import new_id
 from carevault.domain.intake import Registration, RegistrationStatus
 from carevault.domain.patient import Patient
 from carevault.errors import ConfigurationError, IntegrityError, InvalidTransition, ValidationError
@@ -95,16 +96,18 @@ def upload(
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     if checksum is not None and not hmac.compare_digest(checksum.lower(), digest):
         raise ValidationError("document.checksum", "does not match the uploaded bytes")
+    document_id = new_id()
     document = Document.create(
         **fields,
         size=len(data),
         checksum=digest,
-        blob_key=f"{p.tenant}/pending",
+        id=document_id,
+        blob_key=f"{p.tenant}/{document_id}",
         created_by=p.uow.actor,
         updated_by=p.uow.actor,
     )
-    document = document.changed(blob_key=f"{p.tenant}/{document.id}")
-    if p.uow[Patient].get(document.patient_id) is None:
+    patient = p.uow.store.get(*p.uow.records.home("PATIENT", document.patient_id))
+    if patient is None or patient.get("deleted_at"):  # before any key or blob is made for it
         raise ValidationError("document.patient_id", "must name an existing Patient of this clinic")
     kv, key = p.uow.records.ring.subject_key(p.tenant, document.patient_id, create=True)
     p.blobs.put(document.blob_key, aead.seal(key, kv, data, _blob_context(p, document.id, kv)))

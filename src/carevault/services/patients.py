@@ -76,11 +76,11 @@ def deactivate(*, practice: Practice, patient_id: str, version: int) -> Patient:
     patient = p.uow[Patient].require(patient_id).model_copy(update={"version": version})
     if patient.status is PatientStatus.INACTIVE:
         raise InvalidTransition("patient.status", "the patient is already inactive")
-    account = AccountStatus.INACTIVE if patient.account_status is not AccountStatus.NONE else None
+    account = patient.account_status  # a portal account, if there is one, closes too
+    if account is not AccountStatus.NONE:
+        account = AccountStatus.INACTIVE
     saved = p.uow[Patient].update(
-        patient.changed(
-            status=PatientStatus.INACTIVE, account_status=account or patient.account_status
-        )
+        patient.changed(status=PatientStatus.INACTIVE, account_status=account)
     )
     p.uow.commit()
     return saved

@@ -27,7 +27,7 @@ from carevault.domain.scheduling import (
 from carevault.errors import ConflictError, InvalidTransition, Unavailable, ValidationError
 from carevault.repo.records import Staged
 from carevault.services.practice import Practice
-from carevault.store import Attr, ConditionCheck, Delete, Put, SortKey
+from carevault.store import Attr, Condition, ConditionCheck, Delete, Put, SortKey
 
 Interval = tuple[datetime, datetime]
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
@@ -51,17 +51,21 @@ def schedule_version(p: Practice, provider_id: str) -> int:
     return 0 if item is None else int(item["version"])
 
 
+def _still_at(version: int) -> Condition:
+    """The schedule item is still at ``version`` (0: it does not exist yet)."""
+    return Attr("pk").not_exists() if version == 0 else Attr("version").eq(version)
+
+
 def _schedule_guard(p: Practice, provider_id: str, version: int) -> Staged:
     pk, sk = _schedule_key(p, provider_id)
-    condition = Attr("pk").not_exists() if version == 0 else Attr("version").eq(version)
-    return Staged(ConditionCheck(pk, sk, condition), SCHEDULE_CHANGED)
+    return Staged(ConditionCheck(pk, sk, _still_at(version)), SCHEDULE_CHANGED)
 
 
 def _schedule_bump(p: Practice, provider_id: str) -> Staged:
     version = schedule_version(p, provider_id)
     pk, sk = _schedule_key(p, provider_id)
-    condition = Attr("pk").not_exists() if version == 0 else Attr("version").eq(version)
-    return Staged(Put({"pk": pk, "sk": sk, "version": version + 1}, condition), SCHEDULE_CHANGED)
+    item = {"pk": pk, "sk": sk, "version": version + 1}
+    return Staged(Put(item, _still_at(version)), SCHEDULE_CHANGED)
 
 
 def working_intervals(

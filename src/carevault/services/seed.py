@@ -251,7 +251,8 @@ def _appointments(
     slot = 0
     while made < total:
         day = days[slot % len(days)]
-        hour = 9 + (slot // len(days)) % 3 * 1 + (slot // (len(days) * 3)) * 4
+        rnd = slot // len(days)  # the how-manyth pass over the days: 9, 10, 11, 13, 14, 15 h
+        hour = 9 + rnd % 3 + rnd // 3 * 4
         doctor = doctors[made % len(doctors)]
         patient = people[made % len(people)]
         slot += 1
