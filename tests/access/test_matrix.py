@@ -408,6 +408,9 @@ def test_masking_and_break_glass(world: World) -> None:
         patient.id
     )
     assert seen.ssn is None and seen.allergies == [] and seen.last_name == "Masked"
+    staff_guard = Guard(world.store, world.ring, Principal.of(world.tenant, staff.id, S))
+    written = staff_guard.update_patient(patient.id, phone="+1 415 555 0101")
+    assert written.ssn is None and written.allergies == [] and written.phone == "+1 415 555 0101"
     doctor = Guard(world.store, world.ring, Principal.of(world.tenant, world.doctor.id, D))
     try:
         doctor.read_patient(patient.id)

@@ -112,6 +112,7 @@ class Guard:
         return until
 
     def _shown(self, entity: Entity) -> Any:
+        """What the principal's role may see of an entity it read or wrote."""
         return mask(entity, self.principal.role)
 
     # -- operations --------------------------------------------------------------------
@@ -125,7 +126,8 @@ class Guard:
         """Change a patient's details."""
         self.check("patient:write", patient_id)
         current = self._plain[Patient].require(patient_id)
-        return patients.update(practice=self.practice, patient=current.changed(**changes))
+        saved = patients.update(practice=self.practice, patient=current.changed(**changes))
+        return self._shown(saved)  # type: ignore[no-any-return]
 
     def search_patients(self, by: str, value: str) -> list[Patient]:
         """Patients by an encrypted search, masked for the role."""
@@ -141,7 +143,7 @@ class Guard:
     def book(self, **fields: Any) -> Appointment:
         """Book an appointment."""
         self.check("appointment:write", fields.get("patient_id"))
-        return scheduling.book(practice=self.practice, **fields)
+        return self._shown(scheduling.book(practice=self.practice, **fields))  # type: ignore[no-any-return]
 
     def draft_note(self, **fields: Any) -> ClinicalNote:
         """Start a clinical note."""
@@ -206,20 +208,21 @@ class Guard:
         result: Appointment = steps[step](
             practice=self.practice, appointment_id=appointment_id, version=version, **extra
         )
-        return result
+        return self._shown(result)  # type: ignore[no-any-return]
 
     def reschedule(
         self, appointment_id: str, version: int, start: datetime, end: datetime
     ) -> Appointment:
         """Move an appointment to another time."""
         self._owned("appointment:write", Appointment, appointment_id)
-        return scheduling.reschedule(
+        moved = scheduling.reschedule(
             practice=self.practice,
             appointment_id=appointment_id,
             version=version,
             start=start,
             end=end,
         )
+        return self._shown(moved)  # type: ignore[no-any-return]
 
     def sign_note(self, note_id: str, version: int) -> ClinicalNote:
         """Sign a draft note."""
@@ -267,7 +270,8 @@ class Guard:
     def deactivate_patient(self, patient_id: str, version: int) -> Patient:
         """Mark a patient inactive."""
         self.check("patient:write", patient_id)
-        return patients.deactivate(practice=self.practice, patient_id=patient_id, version=version)
+        saved = patients.deactivate(practice=self.practice, patient_id=patient_id, version=version)
+        return self._shown(saved)  # type: ignore[no-any-return]
 
     def invite_patient(self, patient_id: str) -> Any:
         """Invite a patient to the portal (the token is returned once)."""
@@ -279,7 +283,7 @@ class Guard:
     def register_patient(self, **fields: Any) -> Patient:
         """Register a patient."""
         self.check("patient:write")
-        return patients.register(practice=self.practice, **fields)
+        return self._shown(patients.register(practice=self.practice, **fields))  # type: ignore[no-any-return]
 
     def patient_by_mrn(self, mrn: str) -> Patient | None:
         """A patient by MRN."""
