@@ -39,6 +39,11 @@ from carevault.store.types import (
 from carevault.store.validate import KEY_COLUMNS
 
 CHUNK = 200
+ITEM_COLUMNS = (*KEY_COLUMNS, "expires_at", "data")
+UPSERT = "ON CONFLICT (pk, sk) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in ITEM_COLUMNS[2:]
+)
+INSERT_ROWS = 50  # rows per multi-row INSERT (well under every driver's parameter limit)
 PURGE_BATCH = 100
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
@@ -207,10 +212,7 @@ class SqlStore(Store):
             self._record(conn, changes, now)
 
     def _apply(self, conn: Connection, puts: list[Sequence[Any]], deletes: list[Key]) -> None:
-        if len(puts) == 1:
-            conn.execute(self._upsert_sql, puts[0])
-        elif puts:
-            self._many(conn, self._upsert_sql, puts)
+        self._insert(conn, self.items, ITEM_COLUMNS, puts, UPSERT)
         if deletes:
             sql = f"DELETE FROM {self.items} WHERE pk = {self.P} AND sk = {self.P}"
             self._many(conn, sql, list(deletes))
@@ -222,26 +224,37 @@ class SqlStore(Store):
         if not changes:
             return
         self._lock_feed(conn)
-        p = self.P
-        sql = (
-            f"INSERT INTO {self.changes_table} (pk, sk, old, new, at) "
-            f"VALUES ({p}, {p}, {p}, {p}, {p})"
-        )
         rows: list[Sequence[Any]] = [(pk, sk, old, new, now) for (pk, sk), old, new in changes]
-        if len(rows) == 1:
-            conn.execute(sql, rows[0])
-        else:
-            self._many(conn, sql, rows)
+        self._insert(conn, self.changes_table, ("pk", "sk", "old", "new", "at"), rows)
+
+    def _insert(
+        self,
+        conn: Connection,
+        table: str,
+        columns: Sequence[str],
+        rows: list[Sequence[Any]],
+        tail: str = "",
+    ) -> None:
+        """Insert rows with multi-row VALUES statements, ``INSERT_ROWS`` rows at a time.
+
+        One statement per chunk instead of one per row: the driver steps (and, in Python,
+        gives up and takes back the GIL) once per statement, not once per row.
+        """
+        for start in range(0, len(rows), INSERT_ROWS):
+            chunk = rows[start : start + INSERT_ROWS]
+            key = (table, len(chunk), tail)
+            sql = self._insert_sql.get(key)
+            if sql is None:
+                row = f"({', '.join([self.P] * len(columns))})"
+                sql = self._insert_sql[key] = (
+                    f"INSERT INTO {table} ({', '.join(columns)}) "
+                    f"VALUES {', '.join([row] * len(chunk))} {tail}"
+                ).rstrip()
+            conn.execute(sql, [value for r in chunk for value in r])
 
     @cached_property
-    def _upsert_sql(self) -> str:
-        columns = (*KEY_COLUMNS, "expires_at", "data")
-        marks = ", ".join([self.P] * len(columns))
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[2:])
-        return (
-            f"INSERT INTO {self.items} ({', '.join(columns)}) VALUES ({marks}) "
-            f"ON CONFLICT (pk, sk) DO UPDATE SET {updates}"
-        )
+    def _insert_sql(self) -> dict[tuple[str, int, str], str]:
+        return {}
 
     # -- feed and expiry -------------------------------------------------------------
 
