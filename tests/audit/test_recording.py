@@ -127,3 +127,20 @@ def test_chain_items_carry_the_keys_audit_event_declares(audited: tuple[World, P
         assert item[f"{key.index}pk"] == f"T#{p.tenant}#" + key.pk.format_map(fields)
         assert item[f"{key.index}sk"] == key.sk.format_map(fields)
     assert item["retain_until"] == "2034-03-01"
+
+
+def test_an_append_after_another_writer_links_to_its_head(audited: tuple[World, Practice]) -> None:
+    """A process's remembered head goes stale when another process appends: it re-reads."""
+    from carevault.audit.trail import AuditTrail
+
+    world, p = audited
+    here = p.audit
+    there = AuditTrail(world.store.inner, here.signer, here.tenant, shards=1)  # own hints
+    here_one = AuditTrail(world.store, here.signer, here.tenant, shards=1)
+    auditor = p.uow.audit
+    assert auditor is not None
+    for trail in (here_one, there, here_one, there, here_one):
+        trail.append([auditor.event(Action.READ, "PATIENT", "x", "p") for _ in range(3)])
+    report = verify(here_one)
+    assert report.intact
+    assert report.events == 15

@@ -36,6 +36,11 @@ CHECKPOINT = 100
 RETENTION_YEARS = 7  # events are kept at least this long (retain_until)
 MAX_EVENTS = 25  # per append, leaving room for the change it records
 
+# The last head each chain was seen at in this process, by (store, chain partition): an
+# append links to it without reading the head first. It is only a hint: the head is put on
+# condition that it is still at that seq and hash, and a moved head is read again.
+_HEADS: dict[tuple[int, str], tuple[int, bytes]] = {}
+
 
 class _HeadMoved(ConflictError):
     """Another writer appended to the chain first; the append is retried."""
@@ -86,9 +91,11 @@ class AuditTrail:
         after it are this append's.
         """
         pk, t = self.partition(shard), self.tenant
-        head = self.store.get(pk, "HEAD")
-        seq = 0 if head is None else int(head["seq"])
-        prev = GENESIS if head is None else bytes(head["hash"])
+        known = _HEADS.get((id(self.store), pk))
+        if known is None:
+            head = self.store.get(pk, "HEAD")
+            known = (0, GENESIS) if head is None else (int(head["seq"]), bytes(head["hash"]))
+        seq, prev = known
         staged: list[Staged] = []
         for event in events:
             seq += 1
@@ -118,9 +125,17 @@ class AuditTrail:
                 staged.append(Staged(Put(self._signed(pk, f"CKPT#{seq:012d}", shard, seq, digest))))
             prev = digest
         new_head = self._signed(pk, "HEAD", shard, seq, prev)
-        moved = Attr("pk").not_exists() if head is None else Attr("seq").eq(head["seq"])
+        if known[0] == 0:
+            moved = Attr("pk").not_exists()
+        else:
+            moved = Attr("seq").eq(known[0]) & Attr("hash").eq(known[1])
         staged.append(Staged(Put(new_head, moved), _HeadMoved("audit")))
         return staged
+
+    def _linked(self, staged: list[Staged]) -> None:
+        """Remember the head an append committed (the next append links to it)."""
+        head = staged[-1].action.item  # type: ignore[union-attr]
+        _HEADS[(id(self.store), head["pk"])] = (head["seq"], head["hash"])
 
     def _signed(self, pk: str, sk: str, shard: int, seq: int, digest: bytes) -> Item:
         kid, signature = self.signer.sign(head_message(self.tenant, shard, seq, digest))
@@ -138,11 +153,14 @@ class AuditTrail:
             first = start == 0
             for _ in range(50):
                 shard = random.randrange(self.shards)
+                staged = self.stage(batch, shard)
                 try:
-                    commit(self.store, [*(change if first else ()), *self.stage(batch, shard)])
-                    break
+                    commit(self.store, [*(change if first else ()), *staged])
                 except _HeadMoved:  # another writer got there first: link to its new head
+                    _HEADS.pop((id(self.store), self.partition(shard)), None)
                     continue
+                self._linked(staged)
+                break
             else:
                 raise StoreUnavailable("audit: the chains stayed busy; try again")
 
