@@ -43,7 +43,7 @@ bench: install ddb postgres
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 demo: install
-	$(BIN)/carevault demo
+	$(BIN)/carevault demo --serve
 
 clean:
 	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache .hypothesis bench-results

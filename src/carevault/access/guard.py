@@ -25,8 +25,8 @@ from carevault.domain.clinical import ClinicalNote, Document
 from carevault.domain.intake import Consent, Registration
 from carevault.domain.patient import Patient
 from carevault.domain.scheduling import Appointment, TimeBlock
-from carevault.errors import PermissionDenied
-from carevault.repo.unit import UnitOfWork
+from carevault.errors import ConditionFailed, PermissionDenied
+from carevault.repo.unit import Listing, UnitOfWork
 from carevault.services import audit_trail, billing, clinical, clinics, notes, patients, scheduling
 from carevault.services.practice import Practice
 from carevault.store import Item, Store
@@ -122,10 +122,14 @@ class Guard:
         self.check("patient:read", patient_id)
         return self._shown(self.practice.uow[Patient].require(patient_id))  # type: ignore[no-any-return]
 
-    def update_patient(self, patient_id: str, **changes: Any) -> Patient:
-        """Change a patient's details."""
+    def update_patient(
+        self, patient_id: str, version: int | None = None, **changes: Any
+    ) -> Patient:
+        """Change a patient's details (only if still at ``version``, when given)."""
         self.check("patient:write", patient_id)
         current = self._plain[Patient].require(patient_id)
+        if version is not None and current.version != version:
+            raise ConditionFailed(f"patient: is at version {current.version}, not {version}")
         saved = patients.update(practice=self.practice, patient=current.changed(**changes))
         return self._shown(saved)  # type: ignore[no-any-return]
 
@@ -300,10 +304,13 @@ class Guard:
 
     def day_schedule(self, day: Any) -> list[Appointment]:
         """The clinic's appointments of a day."""
+        return self.schedule_page(day).items
+
+    def schedule_page(self, day: Any, limit: int = 100, cursor: str | None = None) -> Listing[Any]:
+        """One page of the clinic's appointments of a day, and the cursor of the next."""
         self.check("appointment:search")
-        return [
-            self._shown(x) for x in scheduling.day_schedule(practice=self.practice, day=day).items
-        ]
+        page = scheduling.day_schedule(practice=self.practice, day=day, limit=limit, cursor=cursor)
+        return Listing([self._shown(x) for x in page.items], page.cursor)
 
     def provider_timeline(self, provider_id: str, start: datetime, end: datetime) -> Any:
         """A provider's appointments and blocks in a range."""

@@ -12,6 +12,7 @@ from carevault.cli.audit import audit_app
 from carevault.cli.common import StoreOption, console, fail
 from carevault.cli.keys import init, keys_app
 from carevault.cli.seed import demo_command, seed_command
+from carevault.cli.serve import serve_command
 from carevault.config import Settings
 from carevault.errors import CarevaultError
 from carevault.logs import configure
@@ -25,6 +26,7 @@ app.add_typer(audit_app, name="audit", no_args_is_help=True)
 app.command("init")(init)
 app.command("seed")(seed_command)
 app.command("demo")(demo_command)
+app.command("serve")(serve_command)
 
 
 def _url(store: str | None) -> str:

@@ -72,8 +72,11 @@ def seed_command(
         console.print(f"registered {count} synthetic patients in clinic {clinic}")
 
 
-def demo_command(store: StoreOption = None) -> None:
-    """Initialize the store, load the demo data if it is empty, and show what is there."""
+def demo_command(
+    store: StoreOption = None,
+    serve: Annotated[bool, typer.Option("--serve", help="Then serve the API on :8000")] = False,
+) -> None:
+    """Initialize the store, load the demo data if it is empty, show it (and serve the API)."""
     from carevault.cli.keys import init  # noqa: PLC0415 (one command reusing another)
 
     init(store)
@@ -91,6 +94,14 @@ def demo_command(store: StoreOption = None) -> None:
         _tour(data, ring)
     except CarevaultError as exc:
         raise fail(exc) from exc
+    if serve:
+        from carevault.cli.serve import serve_command  # noqa: PLC0415
+
+        console.print(
+            "Interactive API docs: http://127.0.0.1:8000/api/v1/docs — sign in with "
+            "POST /api/v1/sessions using a demo login printed when the demo was loaded."
+        )
+        serve_command(store=store)
 
 
 def _tour(data: Store, ring: Keyring) -> None:

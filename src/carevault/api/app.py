@@ -1,0 +1,105 @@
+"""The FastAPI application: routers under ``/api/v1``, one problem handler, middleware."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from carevault import errors
+from carevault.api import problems
+from carevault.api.routers import appointments, audit, health, patients, sessions
+from carevault.api.runtime import Runtime
+from carevault.config import Settings
+
+PREFIX = "/api/v1"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+DOCS_CSP = (  # the interactive docs page loads its script and styles from a CDN
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: "
+    "https://fastapi.tiangolo.com; frame-ancestors 'none'"
+)
+access_log = logging.getLogger("carevault.access")
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    """The API over ``rt`` (a store, keyring and blob store already open)."""
+    app = FastAPI(
+        title="carevault",
+        version="1",
+        summary="Encrypted, tenant-isolated, audited storage of protected health information.",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = rt
+    for router in (health, sessions, patients, appointments, audit):
+        app.include_router(router.router, prefix=PREFIX)
+    app.add_exception_handler(errors.CarevaultError, problems.on_carevault_error)
+    app.add_exception_handler(problems.Problem, problems.on_problem)
+    app.add_exception_handler(RequestValidationError, problems.on_request_invalid)
+    app.add_exception_handler(HTTPException, problems.on_http_error)
+    app.add_exception_handler(Exception, problems.on_unexpected)
+
+    @app.middleware("http")
+    async def conventions(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Request id, size limit, security headers and a PHI-free access log line."""
+        given = request.headers.get("x-request-id", "")
+        ok = 0 < len(given) <= 64 and given.isascii() and given.replace("-", "").isalnum()
+        request.state.request_id = given if ok else uuid.uuid4().hex
+        began = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > rt.limits.max_body):
+            response: Response = problems.problem(
+                request,
+                413,
+                "too-large",
+                "Request too large",
+                f"Content-Length: at most {rt.limits.max_body} bytes",
+            )
+        else:
+            response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path == f"{PREFIX}/docs":
+            response.headers["Content-Security-Policy"] = DOCS_CSP
+        response.headers["X-Request-ID"] = request.state.request_id
+        access_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": _route(request),
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - began) * 1000, 2),
+                "request_id": request.state.request_id,
+            },
+        )
+        return response
+
+    return app
+
+
+def _route(request: Request) -> str:
+    """The route template (``/api/v1/patients/{patient_id}``), never the ids in the path."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+def serve_app() -> FastAPI:
+    """The app over the store the environment names (uvicorn's factory for workers)."""
+    return create_app(Runtime.from_settings(Settings.load()))

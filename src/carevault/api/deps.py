@@ -1,0 +1,66 @@
+"""Per-request dependencies: the runtime, the caller's claims, its guard, the rate limit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from carevault.access.guard import Guard
+from carevault.access.policy import Principal
+from carevault.access.tokens import Claims
+from carevault.api.protocol import RateLimiter
+from carevault.api.runtime import Runtime
+from carevault.domain.clinic import Role, User
+from carevault.errors import InvalidToken
+from carevault.repo.unit import UnitOfWork
+
+bearer = HTTPBearer(auto_error=False, description="An access token from POST /sessions")
+
+
+def runtime(request: Request) -> Runtime:
+    found: Runtime = request.app.state.runtime
+    return found
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def claims(
+    rt: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Claims:
+    """The verified claims of the bearer token (401 without a valid one)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise InvalidToken("Authorization: send 'Bearer <access token>'")
+    found = rt.auth.authenticate(credentials.credentials)
+    RateLimiter(rt.store).hit(f"USER#{found.subject}", rt.limits.per_minute)
+    return found
+
+
+ClaimsDep = Annotated[Claims, Depends(claims)]
+
+
+def guard(request: Request, rt: RuntimeDep, caller: ClaimsDep) -> Guard:
+    """The caller's guarded view of its clinic's services, for this request."""
+    role = Role(caller.role)
+    patient_id = None
+    if role is Role.PATIENT:
+        user = UnitOfWork(rt.store, rt.ring, caller.tenant)[User].get(caller.subject)
+        patient_id = user.patient_id if user is not None else None
+    principal = Principal.of(
+        caller.tenant,
+        caller.subject,
+        role,
+        patient_id=patient_id,
+        request_id=request.state.request_id,
+    )
+    return Guard(rt.store, rt.ring, principal, rt.blobs)
+
+
+GuardDep = Annotated[Guard, Depends(guard)]

@@ -1,0 +1,127 @@
+"""RFC 9457 problem details: every error the API returns, built in one place.
+
+A problem names the field and the rule when the caller can fix the request, never a
+stored value: carevault errors already carry no PHI, and anything unexpected becomes a
+bare 500 whose details stay in the (masked) log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from carevault import errors
+
+log = logging.getLogger("carevault.api")
+
+MEDIA_TYPE = "application/problem+json"
+BASE = "https://carevault.dev/problems/"
+
+# most specific first: the first class an error is an instance of decides
+STATUS: tuple[tuple[type[errors.CarevaultError], int, str], ...] = (
+    (errors.AccountLocked, 423, "account-locked"),
+    (errors.AuthenticationFailed, 401, "unauthenticated"),
+    (errors.PermissionDenied, 403, "forbidden"),
+    (errors.NotFound, 404, "not-found"),
+    (errors.InvalidTransition, 409, "invalid-transition"),
+    (errors.ValidationError, 422, "invalid-request"),
+    (errors.DuplicateValue, 409, "duplicate"),
+    (errors.Throttled, 503, "busy"),
+    (errors.StoreUnavailable, 503, "unavailable"),
+    (errors.ConflictError, 409, "conflict"),
+)
+
+
+class Problem(Exception):
+    """An HTTP-level problem raised by the API itself (precondition, idempotency, rate)."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.title, self.detail = status, kind, title, detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem(
+    request: Request,
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem+json response for ``request``."""
+    body: dict[str, Any] = {
+        "type": BASE + kind,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": getattr(request.state, "request_id", None),
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _title(kind: str) -> str:
+    return kind.replace("-", " ").capitalize()
+
+
+async def on_carevault_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.CarevaultError)
+    for cls, status, kind in STATUS:
+        if isinstance(exc, cls):
+            extra: dict[str, Any] = {}
+            if isinstance(exc, errors.ValidationError | errors.DuplicateValue):
+                extra = {"field": exc.field, "rule": exc.rule}
+            headers = {"Retry-After": "1"} if status == 503 else None
+            if status == 401:
+                headers = {"WWW-Authenticate": "Bearer"}
+            return problem(request, status, kind, _title(kind), str(exc), headers, **extra)
+    log.error("unhandled carevault error", extra={"error": type(exc).__name__})
+    return problem(request, 500, "internal", "Internal error", "the server could not do that")
+
+
+async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem(request, exc.status, exc.kind, exc.title, exc.detail, exc.headers, **exc.extra)
+
+
+async def on_request_invalid(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own request validation, reshaped as a problem naming the first field."""
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    where = [str(part) for part in first.get("loc", ()) if part != "body"]
+    field = ".".join(where) or "body"
+    rule = str(first.get("msg", "is invalid"))
+    detail = f"{field}: {rule}"
+    return problem(
+        request, 422, "invalid-request", "Invalid request", detail, field=field, rule=rule
+    )
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return problem(
+        request, exc.status_code, kind, _title(kind), str(exc.detail), dict(exc.headers or {})
+    )
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected error", extra={"error": type(exc).__name__})
+    return problem(request, 500, "internal", "Internal error", "the server could not do that")

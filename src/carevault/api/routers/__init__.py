@@ -1,0 +1,1 @@
+"""Resource routers of ``/api/v1``."""

@@ -1,0 +1,49 @@
+"""The audit trail: a day's events, the accounting of disclosures, chain verification."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+
+from carevault.api.deps import GuardDep
+from carevault.errors import ValidationError
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+
+@router.get("/events", summary="The clinic's audit events of a UTC day (A15)")
+def events(g: GuardDep, day: Annotated[date, Query()]) -> dict[str, Any]:
+    return {"items": [e.model_dump(mode="json") for e in g.audit_day(day)], "next": None}
+
+
+@router.post("/disclosures", summary="Accounting of disclosures of one patient (A15)")
+def disclosures(
+    g: GuardDep,
+    body: Annotated[
+        dict[str, str],
+        Body(examples=[{"patient_id": "01JCW3Q4ZJ8X2M5N7P9R1T3V5X", "since": "2026-01-01"}]),
+    ],
+) -> dict[str, Any]:
+    patient_id, since = body.get("patient_id"), body.get("since")
+    if not isinstance(patient_id, str):
+        raise ValidationError("disclosures.patient_id", "is required")
+    try:
+        start = datetime.fromisoformat(since or "")
+    except ValueError:
+        raise ValidationError("disclosures.since", "must be an ISO 8601 date") from None
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    found = g.disclosures(patient_id, start)
+    return {"items": [e.model_dump(mode="json") for e in found], "next": None}
+
+
+@router.get("/verify", summary="Recompute the clinic's hash chains and signed heads")
+def verify(g: GuardDep) -> dict[str, Any]:
+    report = g.verify_audit()
+    return {
+        "intact": report.intact,
+        "events": report.events,
+        "breaks": [{"shard": b.shard, "seq": b.seq, "problem": b.problem} for b in report.breaks],
+    }

@@ -1,0 +1,65 @@
+"""Sign-in, MFA, refresh and sign-out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from carevault.access.auth import MfaRequired, Tokens
+from carevault.api.deps import ClaimsDep, RuntimeDep, client_address
+from carevault.api.protocol import RateLimiter
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+
+class Login(BaseModel):
+    email: str = Field(max_length=254, examples=["dana.reyes@example.org"])
+    password: str = Field(max_length=1024, examples=["correct horse battery staple"])
+
+
+class Mfa(BaseModel):
+    ticket: str = Field(max_length=2048)
+    code: str = Field(pattern=r"^[0-9]{6}$", examples=["123456"])
+
+
+class Refresh(BaseModel):
+    refresh_token: str = Field(max_length=4096)
+
+
+def _tokens(tokens: Tokens) -> dict[str, Any]:
+    return {
+        "token_type": "Bearer",
+        "access_token": tokens.access,
+        "refresh_token": tokens.refresh,
+        "session_id": tokens.session,
+    }
+
+
+@router.post("", status_code=201, summary="Sign in with email and password")
+def login(body: Login, request: Request, response: Response, rt: RuntimeDep) -> dict[str, Any]:
+    """Tokens (201), or an MFA ticket (202) for roles that need a one-time code."""
+    RateLimiter(rt.store).hit(f"LOGIN#{client_address(request)}", rt.limits.login_per_minute)
+    result = rt.auth.login(body.email, body.password)
+    if isinstance(result, MfaRequired):
+        response.status_code = 202
+        return {"mfa_ticket": result.ticket}
+    return _tokens(result)
+
+
+@router.post("/mfa", status_code=201, summary="Finish sign-in with a TOTP code")
+def mfa(body: Mfa, request: Request, rt: RuntimeDep) -> dict[str, Any]:
+    RateLimiter(rt.store).hit(f"LOGIN#{client_address(request)}", rt.limits.login_per_minute)
+    return _tokens(rt.auth.complete_mfa(body.ticket, body.code))
+
+
+@router.post("/refresh", status_code=201, summary="Trade a refresh token for new tokens")
+def refresh(body: Refresh, rt: RuntimeDep) -> dict[str, Any]:
+    return _tokens(rt.auth.refresh(body.refresh_token))
+
+
+@router.delete("/current", status_code=204, summary="Sign out (ends this session)")
+def logout(caller: ClaimsDep, rt: RuntimeDep) -> Response:
+    rt.auth.logout(caller)
+    return Response(status_code=204)

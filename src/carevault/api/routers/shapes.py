@@ -1,0 +1,40 @@
+"""How entities go out as JSON and what a client may send in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Response
+
+from carevault.api.protocol import etag
+from carevault.domain.base import Entity
+from carevault.errors import ValidationError
+
+SERVER_FIELDS = frozenset(
+    {"id", "version", "created_at", "updated_at", "created_by", "updated_by", "deleted_at"}
+)
+
+
+def public(entity: Entity) -> dict[str, Any]:
+    """An entity as the JSON the API returns (already masked for the caller's role)."""
+    return entity.model_dump(mode="json")
+
+
+def client_fields(
+    body: dict[str, Any], what: str, also: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """A request body's fields, refusing those only the server sets (``also``: per resource)."""
+    for name in body:
+        if name in SERVER_FIELDS or name in also:
+            raise ValidationError(f"{what}.{name}", "is set by the server")
+    return body
+
+
+def with_etag(response: Response, entity: Entity) -> dict[str, Any]:
+    response.headers["ETag"] = etag(entity.version)
+    return public(entity)
+
+
+def page(items: list[Any], cursor: str | None) -> dict[str, Any]:
+    """A page of a listing: its items and the cursor of the next page (null at the end)."""
+    return {"items": [public(x) if isinstance(x, Entity) else x for x in items], "next": cursor}

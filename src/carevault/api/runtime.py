@@ -1,0 +1,43 @@
+"""What the API serves from: the store, the keyring, the blob store, the authenticator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from carevault.access.auth import Authenticator
+from carevault.blobs import BlobStore, open_blobs
+from carevault.config import Settings
+from carevault.crypto.keyring import Keyring
+from carevault.store import Store
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-principal request rates and request sizes."""
+
+    per_minute: int = 600  # requests of one user (or one address, before sign-in)
+    login_per_minute: int = 20  # sign-in attempts of one address
+    max_body: int = 25 * 1024 * 1024  # documents are the largest bodies
+
+
+@dataclass
+class Runtime:
+    store: Store
+    ring: Keyring
+    blobs: BlobStore | None = None
+    limits: Limits = field(default_factory=Limits)
+    auth: Authenticator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.auth = Authenticator(self.store, self.ring)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, limits: Limits | None = None) -> Runtime:
+        """Open the store, keyring and blobs the settings name."""
+        store, ring = settings.open()
+        return cls(store, ring, open_blobs(settings.blobs_url), limits or Limits())
+
+    def ready(self) -> None:
+        """Raise unless the store answers and the root key unwraps the platform keys."""
+        self.store.get("PLATFORM#READY", "#")
+        self.auth.tokens.signer.private_key()
