@@ -6,9 +6,11 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 
 from carevault import errors
@@ -45,6 +47,7 @@ def create_app(rt: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = rt
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     for router in (health, sessions, patients, appointments, audit):
         app.include_router(router.router, prefix=PREFIX)
     app.add_exception_handler(errors.CarevaultError, problems.on_carevault_error)
@@ -91,6 +94,32 @@ def create_app(rt: Runtime) -> FastAPI:
         return response
 
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with every error response declared as a problem+json."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        components["Problem"] = problems.PROBLEM_SCHEMA
+        problem = {
+            "description": "An RFC 9457 problem (any error status)",
+            "content": {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses["default"] = problem
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def _route(request: Request) -> str:

@@ -21,6 +21,20 @@ log = logging.getLogger("carevault.api")
 
 MEDIA_TYPE = "application/problem+json"
 BASE = "https://carevault.dev/problems/"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": ["string", "null"]},
+        "field": {"type": "string", "description": "The request field that broke a rule"},
+        "rule": {"type": "string", "description": "The rule it broke"},
+    },
+}
 
 # most specific first: the first class an error is an instance of decides
 STATUS: tuple[tuple[type[errors.CarevaultError], int, str], ...] = (
@@ -65,16 +79,22 @@ def problem(
     **extra: Any,
 ) -> JSONResponse:
     """A problem+json response for ``request``."""
+    extra = {k: _text(v) if isinstance(v, str) else v for k, v in extra.items()}
     body: dict[str, Any] = {
         "type": BASE + kind,
         "title": title,
         "status": status,
-        "detail": detail,
+        "detail": _text(detail),
         "instance": request.url.path,
         "request_id": getattr(request.state, "request_id", None),
         **extra,
     }
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _text(value: str) -> str:
+    """Text that encodes as UTF-8 (a field name echoed from a body may hold lone surrogates)."""
+    return value.encode("utf-8", "replace").decode("utf-8")
 
 
 def _title(kind: str) -> str:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from fastapi import Request
 
 from carevault.api.problems import Problem
@@ -77,7 +77,8 @@ class Idempotency:
                 field="Idempotency-Key",
                 rule="must be 1-200 printable ASCII characters",
             )
-        canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        # ASCII escapes: any string JSON can carry (even a lone surrogate) digests the same
+        canonical = json.dumps(body, sort_keys=True, ensure_ascii=True).encode()
         digest = hashlib.sha256(request.method.encode() + request.url.path.encode() + canonical)
         now = int(time.time())
         item = {
