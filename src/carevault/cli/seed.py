@@ -10,6 +10,7 @@ from rich.table import Table
 
 from carevault.blobs import open_blobs
 from carevault.cli.common import StoreOption, console, fail
+from carevault.cli.serve import HostOption, PortOption, serve_command
 from carevault.config import Settings
 from carevault.crypto.keyring import Keyring
 from carevault.domain.patient import PatientStatus
@@ -75,6 +76,8 @@ def seed_command(
 def demo_command(
     store: StoreOption = None,
     serve: Annotated[bool, typer.Option("--serve", help="Then serve the API on :8000")] = False,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
 ) -> None:
     """Initialize the store, load the demo data if it is empty, show it (and serve the API)."""
     from carevault.cli.keys import init  # noqa: PLC0415 (one command reusing another)
@@ -95,13 +98,11 @@ def demo_command(
     except CarevaultError as exc:
         raise fail(exc) from exc
     if serve:
-        from carevault.cli.serve import serve_command  # noqa: PLC0415
-
         console.print(
-            "Interactive API docs: http://127.0.0.1:8000/api/v1/docs — sign in with "
+            f"Interactive API docs: http://{host}:{port}/api/v1/docs — sign in with "
             "POST /api/v1/sessions using a demo login printed when the demo was loaded."
         )
-        serve_command(store=store)
+        serve_command(store=store, host=host, port=port)
 
 
 def _tour(data: Store, ring: Keyring) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 
 from carevault.api.deps import GuardDep, RuntimeDep
 from carevault.api.protocol import create_once
-from carevault.api.routers.shapes import client_fields, page, public, with_etag
+from carevault.api.routers.shapes import client_fields, page, with_etag
 from carevault.domain.scheduling import Appointment
 
 router = APIRouter(tags=["appointments"])
@@ -80,23 +80,3 @@ def schedule(
 ) -> dict[str, Any]:
     listing = g.schedule_page(day, limit, cursor)
     return page(listing.items, listing.cursor)
-
-
-@router.get(
-    "/providers/{provider_id}/timeline",
-    summary="A provider's appointments and time blocks in a range (A7)",
-)
-def timeline(
-    provider_id: str,
-    g: GuardDep,
-    start: Annotated[datetime, Query(description="Instant, ISO 8601 with offset")],
-    end: Annotated[datetime, Query(description="Instant, ISO 8601 with offset")],
-) -> dict[str, Any]:
-    found = g.provider_timeline(provider_id, start, end)
-    return {
-        "appointments": [public(a) for a in found.appointments],
-        "blocks": [
-            {"block_id": b.id, "start": s.isoformat(), "end": e.isoformat()}
-            for b, s, e in found.blocks
-        ],
-    }

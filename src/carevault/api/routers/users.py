@@ -1,0 +1,67 @@
+"""The clinic's users (A2) and its providers' schedules: availability (A16), timeline (A7)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from carevault.api.deps import GuardDep
+from carevault.api.routers.shapes import client_fields, public, with_etag
+from carevault.domain.clinic import Role
+
+router = APIRouter(tags=["users and providers"])
+
+USER_EXAMPLE = {
+    "first_name": "Dana",
+    "last_name": "Reyes",
+    "email": "dana.reyes@example.org",
+    "role": "STAFF",
+}
+
+
+@router.get("/users", summary="The clinic's users with one role (A2)")
+def users(g: GuardDep, role: Annotated[Role, Query()]) -> dict[str, Any]:
+    return {"items": [public(u) for u in g.users_by_role(role)], "next": None}
+
+
+@router.post("/users", status_code=201, summary="Add a user to the clinic")
+def add_user(
+    request: Request,
+    response: Response,
+    g: GuardDep,
+    body: Annotated[dict[str, Any], Body(examples=[USER_EXAMPLE])],
+) -> dict[str, Any]:
+    made = g.add_user(**client_fields(body, "user"))
+    response.headers["Location"] = f"{request.url.path}/{made.id}"
+    return with_etag(response, made)
+
+
+@router.get(
+    "/providers/{provider_id}/availability",
+    summary="A provider's bookable times on a clinic-local date (A16; no PHI)",
+)
+def availability(provider_id: str, g: GuardDep, day: Annotated[date, Query()]) -> dict[str, Any]:
+    slots = g.free_slots(provider_id, day)
+    return {"items": [{"start": s.isoformat(), "end": e.isoformat()} for s, e in slots]}
+
+
+@router.get(
+    "/providers/{provider_id}/timeline",
+    summary="A provider's appointments and time blocks in a range (A7)",
+)
+def timeline(
+    provider_id: str,
+    g: GuardDep,
+    start: Annotated[datetime, Query(description="Instant, ISO 8601 with offset")],
+    end: Annotated[datetime, Query(description="Instant, ISO 8601 with offset")],
+) -> dict[str, Any]:
+    found = g.provider_timeline(provider_id, start, end)
+    return {
+        "appointments": [public(a) for a in found.appointments],
+        "blocks": [
+            {"block_id": b.id, "start": s.isoformat(), "end": e.isoformat()}
+            for b, s, e in found.blocks
+        ],
+    }
