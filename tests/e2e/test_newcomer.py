@@ -24,6 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 API = "/api/v1"
+COLUMNS = ("clinic", "email", "role", "password", "totp")
 STARTUP = 420  # seconds: the clone installs its environment first
 
 
@@ -40,7 +41,7 @@ def _logins(output: str) -> list[dict[str, str]]:
     for line in output.splitlines():
         cells = [c.strip() for c in line.strip().strip("│").split("│")]
         if len(cells) == 5 and "@" in cells[1]:
-            rows.append(dict(zip(("clinic", "email", "role", "password", "totp"), cells)))
+            rows.append(dict(zip(COLUMNS, cells, strict=True)))
     return rows
 
 
@@ -152,9 +153,7 @@ def test_newcomer_path(demo: tuple[str, list[str]]) -> None:
         today = time.strftime("%Y-%m-%d", time.gmtime())
         events = c.get("/audit/events", params={"day": today}, headers=admin_auth).json()["items"]
         reads = [
-            e
-            for e in events
-            if e["action"] == "READ" and e["patient_id"] == patient.json()["id"]
+            e for e in events if e["action"] == "READ" and e["patient_id"] == patient.json()["id"]
         ]
         assert reads, "the staff member's reads of the new patient are in the audit trail"
         assert c.get("/audit/verify", headers=admin_auth).json()["intact"] is True
