@@ -13,6 +13,7 @@ from tests.engines import ENGINES
 from benchmarks.audit import run as run_audit
 from benchmarks.crypto import run as run_crypto
 from benchmarks.domain import run as run_domain
+from benchmarks.http import run as run_http
 from benchmarks.store import BASELINES, use_baseline
 from benchmarks.store import run as run_store
 
@@ -23,6 +24,7 @@ TARGETS = {
     ("sqlite", "record_roundtrip"): 0.5,
     ("sqlite", "audited_read"): 0.7,
     ("postgresql", "audited_read"): 0.7,
+    ("sqlite", "http_get_patient"): 0.4,
 }
 LATENCY_TARGETS = {"provider_day_1M/10k": 1.5}
 
@@ -34,7 +36,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per side")
     parser.add_argument("--baseline", choices=sorted(BASELINES), default="msgpack")
     parser.add_argument(
-        "--suites", default="store,crypto,domain,audit", help="comma list: store, crypto, domain"
+        "--suites",
+        default="store,crypto,domain,audit,http",
+        help="comma list: store, crypto, domain, audit, http",
     )
     parser.add_argument(
         "--big",
@@ -53,6 +57,8 @@ def main() -> None:
         results += run_crypto(args.seconds, args.rounds)
     if "audit" in parser_suites:
         results += run_audit(engines, args.seconds, args.rounds)
+    if "http" in parser_suites:
+        results += run_http()
     if "domain" in parser_suites:
         results += run_domain(engines, args.seconds, args.rounds, args.big)
     print(
