@@ -10,7 +10,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from carevault.access.guard import Guard
 from carevault.access.policy import Principal
 from carevault.access.tokens import Claims
-from carevault.api.protocol import RateLimiter
 from carevault.api.runtime import Runtime
 from carevault.domain.clinic import Role, User
 from carevault.errors import InvalidToken
@@ -39,7 +38,7 @@ def claims(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidToken("Authorization: send 'Bearer <access token>'")
     found = rt.auth.authenticate(credentials.credentials)
-    RateLimiter(rt.store).hit(f"USER#{found.subject}", rt.limits.per_minute)
+    rt.rates.hit(f"USER#{found.subject}", rt.limits.per_minute)
     return found
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -129,20 +130,32 @@ class Idempotency:
 
 
 class RateLimiter:
-    """Fixed one-minute windows counted in the store, shared by every server process."""
+    """Fixed one-minute windows counted in the store, shared by every server process.
+
+    Each process counts its own requests in memory and adds them to the stored count at
+    most once a second per caller (``SYNC_SECONDS``), so a request costs no durable write;
+    the limit is checked against the stored count (every process's requests up to the
+    last sync) plus this process's requests since.
+    """
+
+    SYNC_SECONDS = 1.0
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._lock = threading.Lock()
+        # (who, window) -> [stored count at last sync, requests since, time of last sync]
+        self._windows: dict[tuple[str, int], list[float]] = {}
 
     def hit(self, who: str, limit: int, now: float | None = None) -> None:
         """Count a request of ``who``; 429 with ``Retry-After`` past ``limit`` a minute."""
         now = time.time() if now is None else now
         window = int(now // 60)
-        pk, sk = f"PLATFORM#RATE#{who}", str(window)
-        for _ in range(20):
-            item = self.store.get(pk, sk)
-            count = 0 if item is None else int(item["count"])
-            if count >= limit:
+        with self._lock:
+            entry = self._windows.get((who, window))
+            if entry is None:
+                self._forget(window)
+                entry = self._windows[(who, window)] = [0, 0, 0.0]
+            if entry[0] + entry[1] >= limit:
                 retry = max(1, math.ceil((window + 1) * 60 - now))
                 raise Problem(
                     429,
@@ -151,14 +164,37 @@ class RateLimiter:
                     f"at most {limit} requests a minute; try again in {retry} s",
                     headers={"Retry-After": str(retry)},
                 )
+            entry[1] += 1
+            due = now - entry[2] >= self.SYNC_SECONDS
+        if due:
+            self._sync(who, window, now)
+
+    def _forget(self, window: int) -> None:
+        for key in [k for k in self._windows if k[1] < window]:
+            del self._windows[key]
+
+    def _sync(self, who: str, window: int, now: float) -> None:
+        """Add this process's new requests to the stored count; learn everyone's total."""
+        pk, sk = f"PLATFORM#RATE#{who}", str(window)
+        with self._lock:
+            entry = self._windows.get((who, window))
+            if entry is None:
+                return
+            pending, entry[1], entry[2] = int(entry[1]), 0, now
+        for _ in range(20):
+            item = self.store.get(pk, sk)
+            count = 0 if item is None else int(item["count"])
             condition = Attr("pk").not_exists() if item is None else Attr("count").eq(count)
-            new = {"pk": pk, "sk": sk, "count": count + 1, "expires_at": (window + 2) * 60}
+            new = {"pk": pk, "sk": sk, "count": count + pending, "expires_at": (window + 2) * 60}
             try:
                 self.store.put(new, condition=condition)
-                return
             except ConflictError:
                 continue
-        # under heavy contention the request goes through rather than failing on the counter
+            with self._lock:
+                entry[0] = count + pending
+            return
+        with self._lock:  # the counter stayed contended: keep the requests for the next sync
+            entry[1] += pending
 
 
 def create_once(

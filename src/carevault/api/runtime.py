@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from carevault.access.auth import Authenticator
+from carevault.api.protocol import RateLimiter
 from carevault.blobs import BlobStore, open_blobs
 from carevault.config import Settings
 from carevault.crypto.keyring import Keyring
@@ -27,9 +28,11 @@ class Runtime:
     blobs: BlobStore | None = None
     limits: Limits = field(default_factory=Limits)
     auth: Authenticator = field(init=False)
+    rates: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         self.auth = Authenticator(self.store, self.ring)
+        self.rates = RateLimiter(self.store)
 
     @classmethod
     def from_settings(cls, settings: Settings, limits: Limits | None = None) -> Runtime:

@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field
 
 from carevault.access.auth import MfaRequired, Tokens
 from carevault.api.deps import ClaimsDep, RuntimeDep, client_address
-from carevault.api.protocol import RateLimiter
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -40,7 +39,7 @@ def _tokens(tokens: Tokens) -> dict[str, Any]:
 @router.post("", status_code=201, summary="Sign in with email and password")
 def login(body: Login, request: Request, response: Response, rt: RuntimeDep) -> dict[str, Any]:
     """Tokens (201), or an MFA ticket (202) for roles that need a one-time code."""
-    RateLimiter(rt.store).hit(f"LOGIN#{client_address(request)}", rt.limits.login_per_minute)
+    rt.rates.hit(f"LOGIN#{client_address(request)}", rt.limits.login_per_minute)
     result = rt.auth.login(body.email, body.password)
     if isinstance(result, MfaRequired):
         response.status_code = 202
@@ -50,7 +49,7 @@ def login(body: Login, request: Request, response: Response, rt: RuntimeDep) -> 
 
 @router.post("/mfa", status_code=201, summary="Finish sign-in with a TOTP code")
 def mfa(body: Mfa, request: Request, rt: RuntimeDep) -> dict[str, Any]:
-    RateLimiter(rt.store).hit(f"LOGIN#{client_address(request)}", rt.limits.login_per_minute)
+    rt.rates.hit(f"LOGIN#{client_address(request)}", rt.limits.login_per_minute)
     return _tokens(rt.auth.complete_mfa(body.ticket, body.code))
 
 
