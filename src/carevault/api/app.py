@@ -15,7 +15,16 @@ from starlette.exceptions import HTTPException
 
 from carevault import errors
 from carevault.api import problems
-from carevault.api.routers import appointments, audit, health, patients, sessions, users
+from carevault.api.routers import (
+    appointments,
+    audit,
+    billing,
+    care,
+    health,
+    patients,
+    sessions,
+    users,
+)
 from carevault.api.runtime import Runtime
 from carevault.config import Settings
 
@@ -48,7 +57,7 @@ def create_app(rt: Runtime) -> FastAPI:
     )
     app.state.runtime = rt
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    for router in (health, sessions, users, patients, appointments, audit):
+    for router in (health, sessions, users, patients, appointments, care, billing, audit):
         app.include_router(router.router, prefix=PREFIX)
     app.add_exception_handler(errors.CarevaultError, problems.on_carevault_error)
     app.add_exception_handler(problems.Problem, problems.on_problem)

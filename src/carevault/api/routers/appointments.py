@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 
 from carevault.api.deps import GuardDep, RuntimeDep
-from carevault.api.protocol import create_once
-from carevault.api.routers.shapes import client_fields, page, with_etag
+from carevault.api.protocol import create_once, if_match, stale
+from carevault.api.routers.shapes import client_fields, page, step_fields, with_etag
 from carevault.domain.scheduling import Appointment
+from carevault.errors import ConflictError, DuplicateValue, Unavailable, ValidationError
 
 router = APIRouter(tags=["appointments"])
 
@@ -63,8 +65,6 @@ def _times(fields: dict[str, Any]) -> dict[str, Any]:
             try:
                 out[name] = datetime.fromisoformat(value)
             except ValueError:
-                from carevault.errors import ValidationError  # noqa: PLC0415
-
                 raise ValidationError(
                     f"appointment.{name}", "must be an ISO 8601 instant"
                 ) from None
@@ -80,3 +80,68 @@ def schedule(
 ) -> dict[str, Any]:
     listing = g.schedule_page(day, limit, cursor)
     return page(listing.items, listing.cursor)
+
+
+class Step(StrEnum):
+    confirm = "confirm"
+    check_in = "check-in"
+    complete = "complete"
+    no_show = "no-show"
+    cancel = "cancel"
+    notes = "notes"
+
+
+STEPS: dict[Step, tuple[str, frozenset[str], frozenset[str]]] = {
+    Step.confirm: ("confirm", frozenset(), frozenset()),
+    Step.check_in: ("check_in", frozenset(), frozenset()),
+    Step.complete: ("complete", frozenset(), frozenset()),
+    Step.no_show: ("no_show", frozenset(), frozenset()),
+    Step.cancel: ("cancel", frozenset({"reason"}), frozenset({"reason"})),
+    Step.notes: ("add_notes", frozenset({"notes"}), frozenset({"notes"})),
+}
+
+
+@router.post(
+    "/appointments/{appointment_id}/{step}",
+    summary="Confirm, check in, complete, mark no-show, cancel or add notes (If-Match)",
+)
+def move(
+    appointment_id: str,
+    step: Step,
+    request: Request,
+    response: Response,
+    g: GuardDep,
+    body: Annotated[dict[str, Any], Body(examples=[{"reason": "Patient request"}])],
+) -> dict[str, Any]:
+    expected = if_match(request)
+    name, allowed, required = STEPS[step]
+    extra = step_fields(body, f"appointment.{step.value}", allowed, required)
+    try:
+        moved = g.move_appointment(name, appointment_id, expected, **extra)
+    except (DuplicateValue, Unavailable):
+        raise
+    except ConflictError as exc:  # the appointment moved on since the caller read it
+        raise stale(expected) from exc
+    return with_etag(response, moved)
+
+
+@router.post("/time-blocks", status_code=201, summary="Block a provider's time")
+def add_block(
+    request: Request,
+    response: Response,
+    g: GuardDep,
+    body: Annotated[dict[str, Any], Body()],
+) -> dict[str, Any]:
+    made = g.add_block(**client_fields(body, "block"))
+    response.headers["Location"] = f"{request.url.path}/{made.id}"
+    return with_etag(response, made)
+
+
+@router.delete("/time-blocks/{block_id}", status_code=204, summary="Lift a block (If-Match)")
+def remove_block(block_id: str, request: Request, g: GuardDep) -> Response:
+    expected = if_match(request)
+    try:
+        g.remove_block(block_id, expected)
+    except ConflictError as exc:
+        raise stale(expected) from exc
+    return Response(status_code=204)

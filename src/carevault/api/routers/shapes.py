@@ -38,3 +38,15 @@ def with_etag(response: Response, entity: Entity) -> dict[str, Any]:
 def page(items: list[Any], cursor: str | None) -> dict[str, Any]:
     """A page of a listing: its items and the cursor of the next page (null at the end)."""
     return {"items": [public(x) if isinstance(x, Entity) else x for x in items], "next": cursor}
+
+
+def step_fields(
+    body: dict[str, Any], what: str, allowed: frozenset[str], required: frozenset[str]
+) -> dict[str, Any]:
+    """The fields of a state change (cancel, pay, …): only ``allowed``, all of ``required``."""
+    for name in body:
+        if name not in allowed:
+            raise ValidationError(f"{what}.{name}", "is not a field of this step")
+    for name in sorted(required - body.keys()):
+        raise ValidationError(f"{what}.{name}", "is required")
+    return body

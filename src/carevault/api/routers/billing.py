@@ -1,0 +1,82 @@
+"""Invoices and payments: create, list by status (A10), issue, pay, void (If-Match)."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from carevault.api.deps import GuardDep
+from carevault.api.protocol import if_match, stale
+from carevault.api.routers.shapes import client_fields, page, step_fields, with_etag
+from carevault.domain.billing import InvoiceStatus
+from carevault.errors import ConflictError, DuplicateValue, ValidationError
+
+router = APIRouter(prefix="/invoices", tags=["invoices"])
+
+INVOICE_EXAMPLE = {
+    "patient_id": "01JCW3Q4ZJ8X2M5N7P9R1T3V5X",
+    "line_items": [{"description": "Consultation", "quantity": 1, "unit_price": 15000}],
+}
+INVOICE_SETS = frozenset({"status", "payments", "issued_at", "voided_at", "void_reason"})
+
+
+class Step(StrEnum):
+    issue = "issue"
+    payments = "payments"
+    void = "void"
+
+
+STEPS: dict[Step, tuple[str, frozenset[str], frozenset[str]]] = {
+    Step.issue: ("issue", frozenset({"due"}), frozenset()),
+    Step.payments: (
+        "record_payment",
+        frozenset({"amount", "method", "reference"}),
+        frozenset({"amount", "method"}),
+    ),
+    Step.void: ("void", frozenset({"reason"}), frozenset({"reason"})),
+}
+
+
+@router.post("", status_code=201, summary="Create a draft invoice (totals from its lines)")
+def create(
+    request: Request,
+    response: Response,
+    g: GuardDep,
+    body: Annotated[dict[str, Any], Body(examples=[INVOICE_EXAMPLE])],
+) -> dict[str, Any]:
+    made = g.create_invoice(**client_fields(body, "invoice", INVOICE_SETS))
+    response.headers["Location"] = f"{request.url.path}/{made.id}"
+    return with_etag(response, made)
+
+
+@router.get("", summary="The clinic's invoices in one status, by due date (A10)")
+def by_status(g: GuardDep, status: Annotated[InvoiceStatus, Query()]) -> dict[str, Any]:
+    return page(g.invoices_by_status(status), None)
+
+
+@router.post("/{invoice_id}/{step}", summary="Issue, record a payment or void (If-Match)")
+def move(
+    invoice_id: str,
+    step: Step,
+    request: Request,
+    response: Response,
+    g: GuardDep,
+    body: Annotated[dict[str, Any], Body(examples=[{"amount": 15000, "method": "CARD"}])],
+) -> dict[str, Any]:
+    expected = if_match(request)
+    name, allowed, required = STEPS[step]
+    extra = step_fields(body, f"invoice.{step.value}", allowed, required)
+    if "due" in extra:
+        try:
+            extra["due"] = date.fromisoformat(str(extra["due"]))
+        except ValueError:
+            raise ValidationError("invoice.issue.due", "must be a date, YYYY-MM-DD") from None
+    try:
+        return with_etag(response, g.bill(name, invoice_id, expected, **extra))
+    except DuplicateValue:
+        raise
+    except ConflictError as exc:  # the invoice moved on since the caller read it
+        raise stale(expected) from exc

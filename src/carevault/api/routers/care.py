@@ -1,0 +1,160 @@
+"""Clinical care: a patient's history (A6), notes, records, treatments, insurance, consents,
+documents (multipart upload, streamed download)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, File, Form, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
+
+from carevault.api.deps import GuardDep
+from carevault.api.protocol import if_match, stale
+from carevault.api.routers.shapes import client_fields, page, with_etag
+from carevault.domain.base import Entity
+from carevault.domain.clinical import MedicalRecord, TreatmentRecord
+from carevault.domain.intake import InsuranceVerification
+from carevault.errors import ConflictError
+
+router = APIRouter(tags=["care"])
+
+CHUNK = 64 * 1024
+NOTE_SETS = frozenset({"status", "signed_at", "signed_by", "amends", "amended_by"})
+
+
+class Kind(StrEnum):
+    appointment = "appointment"
+    note = "note"
+    record = "record"
+    document = "document"
+    invoice = "invoice"
+    treatment = "treatment"
+    consent = "consent"
+
+
+@router.get("/patients/{patient_id}/history/{kind}", summary="A patient's items of one kind (A6)")
+def history(patient_id: str, kind: Kind, g: GuardDep) -> dict[str, Any]:
+    return page(g.history(kind.value, patient_id), None)
+
+
+def _created(request: Request, response: Response, made: Entity) -> dict[str, Any]:
+    response.headers["Location"] = f"{request.url.path}/{made.id}"
+    return with_etag(response, made)
+
+
+@router.post("/notes", status_code=201, summary="Start a draft clinical note")
+def draft_note(
+    request: Request,
+    response: Response,
+    g: GuardDep,
+    body: Annotated[
+        dict[str, Any],
+        Body(examples=[{"patient_id": "01JCW3Q4ZJ8X2M5N7P9R1T3V5X", "subjective": "Headache"}]),
+    ],
+) -> dict[str, Any]:
+    return _created(request, response, g.draft_note(**client_fields(body, "note", NOTE_SETS)))
+
+
+@router.post("/notes/{note_id}/signature", summary="Sign a draft note (If-Match required)")
+def sign_note(note_id: str, request: Request, response: Response, g: GuardDep) -> dict[str, Any]:
+    expected = if_match(request)
+    try:
+        return with_etag(response, g.sign_note(note_id, expected))
+    except ConflictError as exc:
+        raise stale(expected) from exc
+
+
+@router.post(
+    "/notes/{note_id}/amendments",
+    status_code=201,
+    summary="Start an amendment of a signed note (a new draft; the original stays)",
+)
+def amend_note(
+    note_id: str,
+    request: Request,
+    response: Response,
+    g: GuardDep,
+    body: Annotated[dict[str, Any], Body(examples=[{"assessment": "Migraine"}])],
+) -> dict[str, Any]:
+    made = g.amend_note(note_id, **client_fields(body, "note", NOTE_SETS | {"patient_id"}))
+    response.headers["Location"] = f"{request.url.path.rsplit('/', 3)[0]}/{made.id}"
+    return with_etag(response, made)
+
+
+CREATED: dict[str, type[Entity]] = {
+    "records": MedicalRecord,
+    "treatment-records": TreatmentRecord,
+    "insurance-verifications": InsuranceVerification,
+}
+
+
+def _creator(path: str, entity: type[Entity]) -> None:
+    @router.post(f"/{path}", status_code=201, summary=f"Create a {path[:-1].replace('-', ' ')}")
+    def create(
+        request: Request,
+        response: Response,
+        g: GuardDep,
+        body: Annotated[dict[str, Any], Body()],
+    ) -> dict[str, Any]:
+        made = g.create_record(entity, **client_fields(body, path.replace("-", "_")))
+        return _created(request, response, made)
+
+
+for _path, _entity in CREATED.items():
+    _creator(_path, _entity)
+
+
+@router.post("/consents", status_code=201, summary="Record a consent")
+def add_consent(
+    request: Request,
+    response: Response,
+    g: GuardDep,
+    body: Annotated[dict[str, Any], Body()],
+) -> dict[str, Any]:
+    return _created(request, response, g.add_consent(**client_fields(body, "consent")))
+
+
+@router.post("/documents", status_code=201, summary="Upload a document (multipart)")
+async def upload(
+    request: Request,
+    response: Response,
+    g: GuardDep,
+    file: Annotated[UploadFile, File(description="The document's bytes")],
+    patient_id: Annotated[str, Form(max_length=40)],
+    title: Annotated[str, Form(max_length=300)],
+    doc_type: Annotated[str, Form(max_length=40)] = "OTHER",
+) -> dict[str, Any]:
+    data = await file.read()
+    fields = {
+        "patient_id": patient_id,
+        "title": title,
+        "doc_type": doc_type,
+        "file_name": file.filename or "document",
+        "mime_type": file.content_type or "application/octet-stream",
+    }
+    from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
+
+    made = await run_in_threadpool(lambda: g.upload_document(data, **fields))
+    return _created(request, response, made)
+
+
+@router.get(
+    "/documents/{document_id}/content",
+    summary="Download a document's bytes (streamed)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download(document_id: str, g: GuardDep) -> StreamingResponse:
+    document, data = g.download_document(document_id)
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(data), CHUNK):
+            yield data[start : start + CHUNK]
+
+    return StreamingResponse(
+        chunks(),
+        media_type=document.mime_type,
+        headers={"Content-Disposition": "attachment", "Content-Length": str(len(data))},
+    )
