@@ -92,7 +92,7 @@ def run(requests: int = REQUESTS) -> list[dict[str, Any]]:
     port = _port()
     tmp = tempfile.mkdtemp(prefix="carevault-bench-http-")
     server = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.http_server", tmp, str(port)],
+        [sys.executable, "-m", "tests.api.server", tmp, str(port)],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": os.getcwd()},
@@ -106,7 +106,7 @@ def run(requests: int = REQUESTS) -> list[dict[str, Any]]:
                     break
             except httpx.TransportError:
                 time.sleep(0.05)
-        auth = {"Authorization": f"Bearer {seeded['token']}"}
+        auth = {"Authorization": f"Bearer {seeded['tokens']['STAFF']}"}
         ids, doctor = seeded["patients"], seeded["doctor"]
         day = datetime(2031, 1, 6, 0, 0, tzinfo=ZONE)
         span = f"start={day.isoformat()}&end={(day + timedelta(days=1)).isoformat()}"

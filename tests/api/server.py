@@ -1,0 +1,66 @@
+"""A seeded SQLite clinic behind uvicorn, in its own process (schemathesis, HTTP bench).
+
+Run as ``python -m tests.api.server DIR PORT [PATIENTS]``: it seeds a clinic in DIR (a
+doctor, staff, billing, an administrator signed in with a TOTP code, patients), prints one
+JSON line (access tokens by role, ids) and serves the API on 127.0.0.1:PORT beside
+``GET /bench/bare``, a bare endpoint returning a constant JSON (the HTTP benchmark's
+baseline; it is not part of carevault's API). ``stores(DIR)`` opens what it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from carevault.api.app import create_app
+from carevault.api.runtime import Limits
+from carevault.crypto import Keyring, LocalKeyProvider
+from carevault.domain.clinic import Role
+from carevault.store import Store, open_store
+from tests.api.conftest import make_api
+from tests.domain.world import make_world
+
+ROLES = (Role.ADMIN, Role.STAFF, Role.BILLING, Role.DOCTOR)
+
+
+def _url(tmp: Path, name: str) -> str:
+    return f"sqlite:///{tmp}/{name}.db"
+
+
+def stores(tmp: Path) -> tuple[Store, Keyring]:
+    """The data store and keyring a server seeded in ``tmp`` (after it stopped)."""
+    return open_store(_url(tmp, "data")), Keyring(
+        open_store(_url(tmp, "keys")), LocalKeyProvider.load(tmp / "root.key")
+    )
+
+
+def main() -> None:
+    tmp, port = Path(sys.argv[1]), int(sys.argv[2])
+    count = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    names = iter(["data", "keys"])
+
+    def make() -> Store:
+        store = open_store(_url(tmp, next(names)))
+        store.create_table()
+        return store
+
+    world = make_world(make, tmp)
+    ids = [world.patient().id for _ in range(count)]
+    api = make_api(world, Limits(per_minute=10**9, login_per_minute=10**9))
+    tokens = {role.value: api.tokens(role)["access_token"] for role in ROLES}
+    app = create_app(api.rt)
+
+    @app.get("/bench/bare", include_in_schema=False)
+    def bare() -> dict[str, object]:
+        return {"status": "ok", "items": [1, 2, 3]}
+
+    seeded = {"tokens": tokens, "patients": ids, "doctor": world.doctor.id, "tenant": world.tenant}
+    print(json.dumps(seeded), flush=True)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+
+
+if __name__ == "__main__":
+    main()
