@@ -147,3 +147,41 @@ def test_documents_consents_and_blocks(sqlite_api: Api) -> None:
         headers={**admin, "If-Match": block.headers["etag"]},
     )
     assert gone.status_code == 204
+
+
+def test_listings_and_invitations(sqlite_api: Api) -> None:
+    api, c, world = sqlite_api, sqlite_api.client, sqlite_api.world
+    staff, doctor = api.headers(Role.STAFF), api.headers(Role.DOCTOR)
+    pid = world.patient(primary_provider_id=world.doctor.id).id
+    active = c.get(f"{PREFIX}/patients", params={"status": "ACTIVE"}, headers=staff).json()
+    assert pid in [p["id"] for p in active["items"]]
+    _problem(c.get(f"{PREFIX}/patients", params={"status": "ASLEEP"}, headers=staff), 422)
+    note = c.post(
+        f"{PREFIX}/notes",
+        json={
+            "patient_id": pid,
+            "provider_id": world.doctor.id,
+            "assessment": "Migraine",
+            "diagnosis_codes": ["G43.909"],
+        },
+        headers=doctor,
+    )
+    assert note.status_code == 201, note.text
+    found = c.post(f"{PREFIX}/notes/search", json={"code": "G43.909"}, headers=doctor).json()
+    assert [n["id"] for n in found["items"]] == [note.json()["id"]]
+    record = c.post(
+        f"{PREFIX}/records",
+        json={
+            "patient_id": pid,
+            "provider_id": world.doctor.id,
+            "visit_date": "2027-03-03T14:00:00Z",
+            "record_type": "LAB_RESULT",
+        },
+        headers=doctor,
+    )
+    assert record.status_code == 201, record.text
+    labs = c.get(f"{PREFIX}/records", params={"record_type": "LAB_RESULT"}, headers=doctor)
+    assert [r["id"] for r in labs.json()["items"]] == [record.json()["id"]]
+    invited = c.post(f"{PREFIX}/patients/{pid}/invitations", headers=staff)
+    assert invited.status_code == 201, invited.text
+    assert len(invited.json()["token"]) >= 20

@@ -7,16 +7,17 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from carevault.api.deps import GuardDep
 from carevault.api.protocol import if_match, stale
 from carevault.api.routers.shapes import client_fields, page, with_etag
 from carevault.domain.base import Entity
-from carevault.domain.clinical import MedicalRecord, TreatmentRecord
+from carevault.domain.clinical import MedicalRecord, RecordType, TreatmentRecord
 from carevault.domain.intake import InsuranceVerification
-from carevault.errors import ConflictError
+from carevault.domain.patient import PatientStatus
+from carevault.errors import ConflictError, ValidationError
 
 router = APIRouter(tags=["care"])
 
@@ -158,3 +159,38 @@ def download(document_id: str, g: GuardDep) -> StreamingResponse:
         media_type=document.mime_type,
         headers={"Content-Disposition": "attachment", "Content-Length": str(len(data))},
     )
+
+
+@router.get("/patients", summary="Patients in one status, newest first (A4)")
+def patients_by_status(g: GuardDep, status: Annotated[PatientStatus, Query()]) -> dict[str, Any]:
+    return page(g.patients_by_status(status), None)
+
+
+@router.get("/records", summary="Medical records of one type (A11)")
+def records_by_type(g: GuardDep, record_type: Annotated[RecordType, Query()]) -> dict[str, Any]:
+    return page(list(g.records_by_type(record_type)), None)
+
+
+@router.post(
+    "/notes/search",
+    summary="Notes by diagnosis code (A12; encrypted search tokens; POST: no codes in URLs)",
+)
+def notes_by_code(
+    g: GuardDep,
+    body: Annotated[dict[str, str], Body(examples=[{"code": "G43.909"}])],
+) -> dict[str, Any]:
+    code = body.get("code")
+    if not isinstance(code, str) or not code:
+        raise ValidationError("search.code", "is required")
+    return page(g.notes_by_code(code), None)
+
+
+@router.post(
+    "/patients/{patient_id}/invitations",
+    status_code=201,
+    summary="Invite a patient to the portal (the token is in this response only)",
+)
+def invite(patient_id: str, g: GuardDep) -> dict[str, Any]:
+    invitation, token = g.invite_patient(patient_id)
+    expires = invitation.expires_at.isoformat()
+    return {"invitation_id": invitation.id, "token": token, "expires_at": expires}
