@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,19 +20,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from tests.engines import free_port
 
 REQUESTS = 1500
 CONCURRENCY = 16
 TIMEOUT = 60.0  # seconds per request; a slower one counts as failed
 API = "/api/v1"
 ZONE = ZoneInfo("America/New_York")  # the benchmark clinic's zone (tests.domain.world)
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def _load(
@@ -95,7 +88,7 @@ def _slots(doctor: str, patients: list[str]) -> Callable[[int], tuple[str, str, 
 
 
 def run(requests: int = REQUESTS) -> list[dict[str, Any]]:
-    port = _port()
+    port = free_port()
     tmp = tempfile.mkdtemp(prefix="carevault-bench-http-")
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.api.server", tmp, str(port)],

@@ -124,6 +124,10 @@ class ConditionFailed(ConflictError):
     """The condition of a single put or delete did not hold."""
 
 
+class StaleVersion(ConflictError):
+    """The record changed since the caller read it (its version moved on)."""
+
+
 class CancelReason(StrEnum):
     """Why one action of a canceled transaction failed."""
 

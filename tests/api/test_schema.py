@@ -8,7 +8,6 @@ types and schemas, and the clinic's audit chains must still verify afterwards.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from carevault.audit.trail import verify
 from carevault.domain.clinic import Role
 from carevault.services.practice import Practice
 from tests.api.server import stores
+from tests.engines import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,18 +62,11 @@ class Live:
     headers: dict[Role, dict[str, str]]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """The API in its own process (so the server and the fuzzer each get a core)."""
     tmp: Path = tmp_path_factory.mktemp("schema")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.api.server", str(tmp), str(port), "3"],
         stdout=subprocess.PIPE,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -22,17 +21,12 @@ import httpx
 import pyotp
 import pytest
 
+from tests.engines import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 API = "/api/v1"
 COLUMNS = ("clinic", "email", "role", "password", "totp")
 STARTUP = 420  # seconds: the clone installs its environment first
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _logins(output: str) -> list[dict[str, str]]:
@@ -56,7 +50,7 @@ def _next_weekday(today: date) -> date:
 def demo(tmp_path: Path) -> tuple[str, list[str]]:
     clone = tmp_path / "carevault"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
-    port = _free_port()
+    port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()

@@ -25,7 +25,7 @@ from carevault.domain.clinical import ClinicalNote, Document
 from carevault.domain.intake import Consent, Registration
 from carevault.domain.patient import Patient
 from carevault.domain.scheduling import Appointment, TimeBlock
-from carevault.errors import ConditionFailed, PermissionDenied
+from carevault.errors import PermissionDenied, StaleVersion
 from carevault.repo.unit import Listing, UnitOfWork
 from carevault.services import audit_trail, billing, clinical, clinics, notes, patients, scheduling
 from carevault.services.practice import Practice
@@ -129,7 +129,7 @@ class Guard:
         self.check("patient:write", patient_id)
         current = self._plain[Patient].require(patient_id)
         if version is not None and current.version != version:
-            raise ConditionFailed(f"patient: is at version {current.version}, not {version}")
+            raise StaleVersion(f"patient: is at version {current.version}, not {version}")
         saved = patients.update(practice=self.practice, patient=current.changed(**changes))
         return self._shown(saved)  # type: ignore[no-any-return]
 

@@ -45,6 +45,7 @@ STATUS: tuple[tuple[type[errors.CarevaultError], int, str], ...] = (
     (errors.InvalidTransition, 409, "invalid-transition"),
     (errors.ValidationError, 422, "invalid-request"),
     (errors.DuplicateValue, 409, "duplicate"),
+    (errors.StaleVersion, 412, "precondition-failed"),
     (errors.Throttled, 503, "busy"),
     (errors.StoreUnavailable, 503, "unavailable"),
     (errors.ConflictError, 409, "conflict"),

@@ -8,15 +8,17 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Header, Request
 
+from carevault.access.policy import Principal
 from carevault.api.problems import Problem
 from carevault.errors import ConflictError
 from carevault.store import Attr, Store
 
 IDEMPOTENCY_TTL = 24 * 3600
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
 def etag(version: int) -> str:
@@ -44,15 +46,6 @@ def if_match(request: Request) -> int:
     return int(text)
 
 
-def stale(expected: int) -> Problem:
-    return Problem(
-        412,
-        "precondition-failed",
-        "Precondition failed",
-        f"If-Match: the resource is no longer at version {expected}; read it again",
-    )
-
-
 class Idempotency:
     """A creating POST under an ``Idempotency-Key`` happens once; replays get its result.
 
@@ -64,6 +57,7 @@ class Idempotency:
     def __init__(self, store: Store, tenant: str, user: str, key: str | None) -> None:
         self.store, self.key = store, key
         self.pk, self.sk = f"T#{tenant}#IDEMPOTENCY#{user}", f"{key}"
+        self._claim: dict[str, Any] | None = None  # the pending item this request put
 
     def begin(self, request: Request, body: dict[str, Any]) -> dict[str, Any] | None:
         """None to go ahead (the key is claimed), or the earlier outcome to replay."""
@@ -91,6 +85,7 @@ class Idempotency:
         }
         try:
             self.store.put(item, condition=Attr("pk").not_exists())
+            self._claim = item
             return None
         except ConflictError:
             found = self.store.get(self.pk, self.sk)
@@ -116,12 +111,9 @@ class Idempotency:
         return dict(found)
 
     def finish(self, resource_id: str, status: int) -> None:
-        if self.key is None:
-            return
-        found = self.store.get(self.pk, self.sk)
-        if found is not None:
-            done = {**found, "state": "done", "resource_id": resource_id, "status": status}
-            self.store.put(done)
+        if self._claim is not None:
+            done = {"state": "done", "resource_id": resource_id, "status": status}
+            self.store.put({**self._claim, **done})
 
     def abandon(self) -> None:
         """Release the key of a request that failed, so it can be retried."""
@@ -199,8 +191,7 @@ class RateLimiter:
 
 def create_once(
     store: Store,
-    tenant: str,
-    user: str,
+    principal: Principal,
     key: str | None,
     request: Request,
     body: dict[str, Any],
@@ -208,7 +199,7 @@ def create_once(
     reread: Callable[[str], Any],
 ) -> Any:
     """Run ``create`` once per idempotency key; a replay re-reads what it created."""
-    guard = Idempotency(store, tenant, user, key)
+    guard = Idempotency(store, principal.tenant, principal.user_id, key)
     earlier = guard.begin(request, body)
     if earlier is not None:
         return reread(str(earlier["resource_id"]))

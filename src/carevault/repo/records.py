@@ -34,9 +34,9 @@ from carevault.crypto.keyring import Keyring
 from carevault.errors import (
     CancelReason,
     CarevaultError,
-    ConflictError,
     DuplicateValue,
     KeyDestroyed,
+    StaleVersion,
     TransactionCanceled,
     ValidationError,
 )
@@ -168,7 +168,7 @@ class _Values(dict[str, Any]):
         raise KeyError(key)
 
 
-STALE = ConflictError("the record changed since it was read; read it again")
+STALE = StaleVersion("the record changed since it was read; read it again")
 
 
 class Records:

@@ -6,13 +6,13 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from carevault.api.deps import GuardDep, RuntimeDep
-from carevault.api.protocol import create_once, if_match, stale
-from carevault.api.routers.shapes import client_fields, page, step_fields, with_etag
+from carevault.api.protocol import IdempotencyKey, create_once, if_match
+from carevault.api.routers.shapes import client_fields, created, page, step_fields, with_etag
 from carevault.domain.scheduling import Appointment
-from carevault.errors import ConflictError, DuplicateValue, Unavailable, ValidationError
+from carevault.errors import ValidationError
 
 router = APIRouter(tags=["appointments"])
 
@@ -33,10 +33,9 @@ def book(
     g: GuardDep,
     rt: RuntimeDep,
     body: Annotated[dict[str, Any], Body(examples=[BOOKING_EXAMPLE])],
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     fields = client_fields(body, "appointment", BOOKING_SETS)
-    p = g.principal
 
     def reread(appointment_id: str) -> Appointment:
         found: Appointment = g.practice.uow[Appointment].require(appointment_id)
@@ -44,16 +43,14 @@ def book(
 
     made = create_once(
         rt.store,
-        p.tenant,
-        p.user_id,
+        g.principal,
         idempotency_key,
         request,
         fields,
         lambda: g.book(**_times(fields)),
         reread,
     )
-    response.headers["Location"] = f"{request.url.path}/{made.id}"
-    return with_etag(response, made)
+    return created(request, response, made)
 
 
 def _times(fields: dict[str, Any]) -> dict[str, Any]:
@@ -116,13 +113,7 @@ def move(
     expected = if_match(request)
     name, allowed, required = STEPS[step]
     extra = step_fields(body, f"appointment.{step.value}", allowed, required)
-    try:
-        moved = g.move_appointment(name, appointment_id, expected, **extra)
-    except (DuplicateValue, Unavailable):
-        raise
-    except ConflictError as exc:  # the appointment moved on since the caller read it
-        raise stale(expected) from exc
-    return with_etag(response, moved)
+    return with_etag(response, g.move_appointment(name, appointment_id, expected, **extra))
 
 
 @router.post("/time-blocks", status_code=201, summary="Block a provider's time")
@@ -132,16 +123,11 @@ def add_block(
     g: GuardDep,
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
-    made = g.add_block(**client_fields(body, "block"))
-    response.headers["Location"] = f"{request.url.path}/{made.id}"
-    return with_etag(response, made)
+    return created(request, response, g.add_block(**client_fields(body, "block")))
 
 
 @router.delete("/time-blocks/{block_id}", status_code=204, summary="Lift a block (If-Match)")
 def remove_block(block_id: str, request: Request, g: GuardDep) -> Response:
     expected = if_match(request)
-    try:
-        g.remove_block(block_id, expected)
-    except ConflictError as exc:
-        raise stale(expected) from exc
+    g.remove_block(block_id, expected)
     return Response(status_code=204)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from carevault.api.deps import GuardDep
+from carevault.api.routers.shapes import page
 from carevault.errors import ValidationError
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 
 @router.get("/events", summary="The clinic's audit events of a UTC day (A15)")
 def events(g: GuardDep, day: Annotated[date, Query()]) -> dict[str, Any]:
-    return {"items": [e.model_dump(mode="json") for e in g.audit_day(day)], "next": None}
+    return page(g.audit_day(day), None)
 
 
 @router.post("/disclosures", summary="Accounting of disclosures of one patient (A15)")
@@ -35,8 +36,7 @@ def disclosures(
         raise ValidationError("disclosures.since", "must be an ISO 8601 date") from None
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    found = g.disclosures(patient_id, start)
-    return {"items": [e.model_dump(mode="json") for e in found], "next": None}
+    return page(g.disclosures(patient_id, start), None)
 
 
 @router.get("/verify", summary="Recompute the clinic's hash chains and signed heads")

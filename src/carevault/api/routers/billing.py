@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from carevault.api.deps import GuardDep
-from carevault.api.protocol import if_match, stale
-from carevault.api.routers.shapes import client_fields, page, step_fields, with_etag
+from carevault.api.protocol import if_match
+from carevault.api.routers.shapes import client_fields, created, page, step_fields, with_etag
 from carevault.domain.billing import InvoiceStatus
-from carevault.errors import ConflictError, DuplicateValue, ValidationError
+from carevault.errors import ValidationError
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
@@ -48,8 +48,7 @@ def create(
     body: Annotated[dict[str, Any], Body(examples=[INVOICE_EXAMPLE])],
 ) -> dict[str, Any]:
     made = g.create_invoice(**client_fields(body, "invoice", INVOICE_SETS))
-    response.headers["Location"] = f"{request.url.path}/{made.id}"
-    return with_etag(response, made)
+    return created(request, response, made)
 
 
 @router.get("", summary="The clinic's invoices in one status, by due date (A10)")
@@ -74,9 +73,4 @@ def move(
             extra["due"] = date.fromisoformat(str(extra["due"]))
         except ValueError:
             raise ValidationError("invoice.issue.due", "must be a date, YYYY-MM-DD") from None
-    try:
-        return with_etag(response, g.bill(name, invoice_id, expected, **extra))
-    except DuplicateValue:
-        raise
-    except ConflictError as exc:  # the invoice moved on since the caller read it
-        raise stale(expected) from exc
+    return with_etag(response, g.bill(name, invoice_id, expected, **extra))

@@ -9,15 +9,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from carevault.api.deps import GuardDep
-from carevault.api.protocol import if_match, stale
-from carevault.api.routers.shapes import client_fields, page, with_etag
+from carevault.api.protocol import if_match
+from carevault.api.routers.shapes import client_fields, created, page, with_etag
 from carevault.domain.base import Entity
 from carevault.domain.clinical import MedicalRecord, RecordType, TreatmentRecord
 from carevault.domain.intake import InsuranceVerification
 from carevault.domain.patient import PatientStatus
-from carevault.errors import ConflictError, ValidationError
+from carevault.errors import ValidationError
 
 router = APIRouter(tags=["care"])
 
@@ -40,11 +41,6 @@ def history(patient_id: str, kind: Kind, g: GuardDep) -> dict[str, Any]:
     return page(g.history(kind.value, patient_id), None)
 
 
-def _created(request: Request, response: Response, made: Entity) -> dict[str, Any]:
-    response.headers["Location"] = f"{request.url.path}/{made.id}"
-    return with_etag(response, made)
-
-
 @router.post("/notes", status_code=201, summary="Start a draft clinical note")
 def draft_note(
     request: Request,
@@ -55,16 +51,13 @@ def draft_note(
         Body(examples=[{"patient_id": "01JCW3Q4ZJ8X2M5N7P9R1T3V5X", "subjective": "Headache"}]),
     ],
 ) -> dict[str, Any]:
-    return _created(request, response, g.draft_note(**client_fields(body, "note", NOTE_SETS)))
+    return created(request, response, g.draft_note(**client_fields(body, "note", NOTE_SETS)))
 
 
 @router.post("/notes/{note_id}/signature", summary="Sign a draft note (If-Match required)")
 def sign_note(note_id: str, request: Request, response: Response, g: GuardDep) -> dict[str, Any]:
     expected = if_match(request)
-    try:
-        return with_etag(response, g.sign_note(note_id, expected))
-    except ConflictError as exc:
-        raise stale(expected) from exc
+    return with_etag(response, g.sign_note(note_id, expected))
 
 
 @router.post(
@@ -100,7 +93,7 @@ def _creator(path: str, entity: type[Entity]) -> None:
         body: Annotated[dict[str, Any], Body()],
     ) -> dict[str, Any]:
         made = g.create_record(entity, **client_fields(body, path.replace("-", "_")))
-        return _created(request, response, made)
+        return created(request, response, made)
 
 
 for _path, _entity in CREATED.items():
@@ -114,7 +107,7 @@ def add_consent(
     g: GuardDep,
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
-    return _created(request, response, g.add_consent(**client_fields(body, "consent")))
+    return created(request, response, g.add_consent(**client_fields(body, "consent")))
 
 
 @router.post("/documents", status_code=201, summary="Upload a document (multipart)")
@@ -135,10 +128,8 @@ async def upload(
         "file_name": file.filename or "document",
         "mime_type": file.content_type or "application/octet-stream",
     }
-    from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
-
     made = await run_in_threadpool(lambda: g.upload_document(data, **fields))
-    return _created(request, response, made)
+    return created(request, response, made)
 
 
 @router.get(

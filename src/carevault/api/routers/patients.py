@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 
 from carevault.api.deps import GuardDep, RuntimeDep
-from carevault.api.protocol import create_once, if_match, stale
-from carevault.api.routers.shapes import client_fields, with_etag
+from carevault.api.protocol import IdempotencyKey, create_once, if_match
+from carevault.api.routers.shapes import client_fields, created, page, with_etag
 from carevault.domain.patient import Patient
-from carevault.errors import ConflictError, DuplicateValue, ValidationError
+from carevault.errors import ValidationError
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 
@@ -23,7 +23,6 @@ PATIENT_EXAMPLE = {
     "email": "ana.lopez@example.org",
     "phone": "+1 415 555 0142",
 }
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
 @router.post("", status_code=201, summary="Register a patient")
@@ -37,19 +36,16 @@ def register(
 ) -> dict[str, Any]:
     """A replay with the same ``Idempotency-Key`` returns the patient the first call made."""
     fields = client_fields(body, "patient")
-    p = g.principal
     made = create_once(
         rt.store,
-        p.tenant,
-        p.user_id,
+        g.principal,
         idempotency_key,
         request,
         fields,
         lambda: g.register_patient(**fields),
         g.read_patient,
     )
-    response.headers["Location"] = f"{request.url.path}/{made.id}"
-    return with_etag(response, made)
+    return created(request, response, made)
 
 
 @router.get("/{patient_id}", summary="Read a patient (masked for the caller's role)")
@@ -67,12 +63,7 @@ def update(
 ) -> dict[str, Any]:
     expected = if_match(request)
     changes = client_fields(body, "patient")
-    try:
-        saved: Patient = g.update_patient(patient_id, version=expected, **changes)
-    except DuplicateValue:
-        raise
-    except ConflictError as exc:  # changed since the caller read it
-        raise stale(expected) from exc
+    saved: Patient = g.update_patient(patient_id, version=expected, **changes)
     return with_etag(response, saved)
 
 
@@ -86,5 +77,4 @@ def search(
         raise ValidationError("search.by", "is required")
     if not isinstance(value, str):
         raise ValidationError("search.value", "is required")
-    found = g.search_patients(by, value)
-    return {"items": [x.model_dump(mode="json") for x in found], "next": None}
+    return page(g.search_patients(by, value), None)

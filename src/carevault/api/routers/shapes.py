@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Response
+from fastapi import Request, Response
 
 from carevault.api.protocol import etag
 from carevault.domain.base import Entity
@@ -33,6 +33,12 @@ def client_fields(
 def with_etag(response: Response, entity: Entity) -> dict[str, Any]:
     response.headers["ETag"] = etag(entity.version)
     return public(entity)
+
+
+def created(request: Request, response: Response, made: Entity) -> dict[str, Any]:
+    """A 201's body, with ``Location`` (the new resource under the request's path) and ETag."""
+    response.headers["Location"] = f"{request.url.path}/{made.id}"
+    return with_etag(response, made)
 
 
 def page(items: list[Any], cursor: str | None) -> dict[str, Any]:

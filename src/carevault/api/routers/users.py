@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from carevault.api.deps import GuardDep
-from carevault.api.routers.shapes import client_fields, public, with_etag
+from carevault.api.routers.shapes import client_fields, created, public
 from carevault.domain.clinic import Role
 
 router = APIRouter(tags=["users and providers"])
@@ -33,9 +33,7 @@ def add_user(
     g: GuardDep,
     body: Annotated[dict[str, Any], Body(examples=[USER_EXAMPLE])],
 ) -> dict[str, Any]:
-    made = g.add_user(**client_fields(body, "user"))
-    response.headers["Location"] = f"{request.url.path}/{made.id}"
-    return with_etag(response, made)
+    return created(request, response, g.add_user(**client_fields(body, "user")))
 
 
 @router.get(
