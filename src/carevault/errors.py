@@ -18,6 +18,7 @@
     ├── PermissionDenied          the principal may not do this; names the permission
     ├── ConflictError             a write lost to a condition or to another writer
     │   ├── ConditionFailed       the condition of a single put or delete was false
+    │   ├── StaleVersion          the record changed since the caller read it
     │   ├── TransactionCanceled   a transaction wrote nothing; ``reasons`` says why, per action
     │   ├── DuplicateValue        a value that must be unique is taken; names field and rule
     │   └── Unavailable           the time asked for is taken or outside the schedule
