@@ -201,7 +201,7 @@ def test_api_clients_authenticate_with_a_hashed_secret_and_carry_only_their_scop
     from carevault.errors import ValidationError
 
     client, credential = create_client(
-        practice=world.practice, name="Lab feed", scopes=["patient:read", "record:write"]
+        uow=world.practice.uow, name="Lab feed", scopes=["patient:read", "record:write"]
     )
     stored = world.store.get(f"T#{world.tenant}#CLIENT#{client.id}", "#")
     assert stored is not None and credential.split(".")[2] not in repr(stored)
@@ -212,7 +212,7 @@ def test_api_clients_authenticate_with_a_hashed_secret_and_carry_only_their_scop
         with pytest.raises(AuthenticationFailed):
             authenticate_client(store=world.store, ring=world.ring, credential=wrong)
     with pytest.raises(ValidationError):
-        create_client(practice=world.practice, name="Bad", scopes=["patients:everything"])
+        create_client(uow=world.practice.uow, name="Bad", scopes=["patients:everything"])
     with pytest.raises(ValidationError):
         clinics.add_user(
             practice=world.practice,

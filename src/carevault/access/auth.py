@@ -23,14 +23,15 @@ from datetime import datetime, timedelta
 
 import pyotp
 
-from carevault.access.tokens import Claims, TokenKeys
+from carevault.access.clients import authenticate_client
+from carevault.access.tokens import ACCESS_TTL, Claims, TokenKeys
 from carevault.audit.recorder import AuditContext, Auditor
 from carevault.audit.signing import Signer
 from carevault.audit.trail import AuditTrail
 from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action, Level, Outcome
 from carevault.domain.base import utcnow
-from carevault.domain.clinic import Clinic, Role, User
+from carevault.domain.clinic import ApiClient, Clinic, Role, User
 from carevault.domain.intake import Session
 from carevault.errors import (
     AccountLocked,
@@ -68,6 +69,7 @@ class MfaRequired:
 
 
 WRONG = "email or password is wrong"
+CLIENT_SESSION = "client"  # the session claim of an API client's token (it has no session)
 
 
 def _hash(secret: str) -> str:
@@ -281,9 +283,29 @@ class Authenticator:
             self._revoke(uow, session, "revoked")
         return len(live)
 
+    def client_token(self, credential: str) -> tuple[str, int]:
+        """An access token for an API client's credential, and its lifetime in seconds."""
+        principal = authenticate_client(store=self.store, ring=self.ring, credential=credential)
+        now = self.now()
+        token = self.tokens.issue(
+            subject=principal.user_id,
+            tenant=principal.tenant,
+            role=principal.role.value,
+            session=CLIENT_SESSION,
+            now=now,
+            scopes=tuple(sorted(principal.permissions)),
+        )
+        return token, int(ACCESS_TTL.total_seconds())
+
     def authenticate(self, access_token: str) -> Claims:
-        """The claims of a valid access token whose session is still live."""
+        """The claims of a valid access token whose session (or API client) is still live."""
         claims = self.tokens.verify(access_token, now=self.now())
+        if claims.role == Role.SERVICE.value:
+            client_id = claims.subject.removeprefix("client:")
+            client = self._uow(claims.tenant)[ApiClient].get(client_id)
+            if client is None or not client.active or claims.session != CLIENT_SESSION:
+                raise InvalidToken("token: the API client is no longer active")
+            return claims
         session = self._uow(claims.tenant)[Session].get(claims.session)
         if session is None or not session.active or session.expires_at <= self.now():
             raise InvalidToken("token: the session has ended")

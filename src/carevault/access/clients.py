@@ -13,25 +13,39 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from carevault.access.policy import Principal
 from carevault.crypto.keyring import Keyring
 from carevault.domain.clinic import ApiClient, Role
-from carevault.errors import AuthenticationFailed, CarevaultError
+from carevault.errors import AuthenticationFailed, CarevaultError, StaleVersion
 from carevault.repo.credentials import HASHER
 from carevault.repo.unit import UnitOfWork
-from carevault.services.practice import Practice
 from carevault.store import Store
 
 
-def create_client(*, practice: Practice, name: str, scopes: list[str]) -> tuple[ApiClient, str]:
-    """A new API client and its credential (shown this once)."""
+def create_client(*, uow: UnitOfWork, name: str, scopes: list[str]) -> tuple[ApiClient, str]:
+    """A new API client of ``uow``'s clinic (or the platform) and its credential (shown once)."""
     secret = secrets.token_urlsafe(32)
     client = ApiClient.create(
         name=name,
         scopes=sorted(set(scopes)),
         secret_hash=HASHER.hash(secret),
-        created_by=practice.uow.actor,
+        created_by=uow.actor,
     )
-    saved = practice.uow[ApiClient].add(client)
-    practice.uow.commit()
-    return saved, f"{practice.tenant}.{client.id}.{secret}"
+    saved = uow[ApiClient].add(client)
+    uow.commit()
+    return saved, f"{uow.tenant}.{client.id}.{secret}"
+
+
+def clients(*, uow: UnitOfWork) -> list[ApiClient]:
+    """Every API client of the clinic (hashes and all; callers show what they may)."""
+    return list(uow[ApiClient].query_all("gsi1", "CLIENT"))
+
+
+def deactivate_client(*, uow: UnitOfWork, client_id: str, version: int) -> ApiClient:
+    """Stop a client: its credential and every token it holds stop working at once."""
+    current = uow[ApiClient].require(client_id)
+    if current.version != version:
+        raise StaleVersion(f"api client: is at version {current.version}, not {version}")
+    saved = uow[ApiClient].update(current.changed(active=False))
+    uow.commit()
+    return saved
 
 
 def authenticate_client(*, store: Store, ring: Keyring, credential: str) -> Principal:

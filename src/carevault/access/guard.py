@@ -7,11 +7,11 @@ any other record the principal may not reach.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from carevault.access import policy
+from carevault.access import clients, policy
 from carevault.access.policy import CARE_SCOPED, Principal, mask
 from carevault.audit.recorder import AuditContext, Auditor
 from carevault.audit.trail import verify
@@ -20,12 +20,12 @@ from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action, AuditEvent, Level, Outcome
 from carevault.domain.base import Entity, kind_of
 from carevault.domain.billing import Invoice
-from carevault.domain.clinic import Role, User
+from carevault.domain.clinic import ApiClient, Clinic, Role, User
 from carevault.domain.clinical import ClinicalNote, Document
 from carevault.domain.intake import Consent, Registration
 from carevault.domain.patient import Patient
 from carevault.domain.scheduling import Appointment, TimeBlock
-from carevault.errors import PermissionDenied, StaleVersion
+from carevault.errors import PermissionDenied, StaleVersion, ValidationError
 from carevault.repo.unit import Listing, UnitOfWork
 from carevault.services import audit_trail, billing, clinical, clinics, notes, patients, scheduling
 from carevault.services.practice import Practice
@@ -373,3 +373,84 @@ class Guard:
         """Recompute the clinic's audit chains."""
         self.check("audit:read")
         return verify(self.practice.audit)
+
+    def export_audit(self) -> Iterator[Item]:
+        """Every stored event of the clinic, chain by chain; the export is itself an event."""
+        self.check("audit:export")
+        self._auditor.record(Action.EXPORT, "AUDIT", None, None, Outcome.SUCCESS, Level.CRITICAL)
+        trail = self.practice.audit
+        for shard in range(trail.shards):
+            yield from trail.events(shard)
+
+    def clinic(self, clinic_id: str) -> Clinic:
+        """The principal's own clinic (A1); any other id names nothing here."""
+        self.check("clinic:read")
+        if clinic_id != self.principal.tenant:
+            raise self._deny("clinic:read", "no such clinic")
+        return self.practice.uow[Clinic].require(clinic_id)
+
+    def appointments_by_status(
+        self, provider_id: str, status: Any, limit: int = 100, cursor: str | None = None
+    ) -> Listing[Any]:
+        """A provider's appointments in one status (A9)."""
+        self.check("appointment:search")
+        page = scheduling.by_status(
+            practice=self.practice,
+            provider_id=provider_id,
+            status=status,
+            limit=limit,
+            cursor=cursor,
+        )
+        return Listing([self._shown(x) for x in page.items], page.cursor)
+
+    def documents_by_type(
+        self, doc_type: Any, limit: int = 100, cursor: str | None = None
+    ) -> Listing[Document]:
+        """Documents of one type (A11)."""
+        self.check("document:search")
+        return clinical.documents_by_type(
+            practice=self.practice, doc_type=doc_type, limit=limit, cursor=cursor
+        )
+
+    def registrations(
+        self, status: Any, limit: int = 100, cursor: str | None = None
+    ) -> Listing[Registration]:
+        """Self-registrations in one status, oldest first."""
+        self.check("registration:search")
+        return self.practice.uow[Registration].query(
+            "gsi4", f"REGISTRATION#STATUS#{status.value}", limit=limit, cursor=cursor
+        )
+
+    def convert_registration(self, registration_id: str, version: int, **extra: Any) -> Patient:
+        """Turn a pending self-registration into a patient."""
+        self.check("registration:write")
+        self.check("patient:write")
+        current = self._plain[Registration].require(registration_id)
+        if current.version != version:
+            raise StaleVersion(f"registration: is at version {current.version}, not {version}")
+        made = clinical.convert_registration(
+            practice=self.practice, registration_id=registration_id, **extra
+        )
+        return self._shown(made)  # type: ignore[no-any-return]
+
+    # -- API clients (service accounts) ----------------------------------------------------
+
+    def create_client(self, name: str, scopes: list[str]) -> tuple[ApiClient, str]:
+        """A new API client; it may hold only permissions its creator holds."""
+        self.check("client:write")
+        for i, scope in enumerate(scopes):
+            if scope not in self.principal.permissions:
+                raise ValidationError(f"api_client.scopes[{i}]", "must be a permission you hold")
+        return clients.create_client(uow=self.practice.uow, name=name, scopes=scopes)
+
+    def api_clients(self) -> list[ApiClient]:
+        """The clinic's API clients."""
+        self.check("client:read")
+        return clients.clients(uow=self.practice.uow)
+
+    def deactivate_client(self, client_id: str, version: int) -> ApiClient:
+        """Stop an API client (its tokens stop working at once)."""
+        self.check("client:delete")
+        return clients.deactivate_client(
+            uow=self.practice.uow, client_id=client_id, version=version
+        )

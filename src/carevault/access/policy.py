@@ -39,6 +39,7 @@ RESOURCES = (
     "insurance",
     "registration",
     "audit",
+    "client",
 )
 CLINICAL = ("note", "record", "document", "treatment")
 CARE_SCOPED = frozenset(

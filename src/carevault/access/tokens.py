@@ -32,6 +32,7 @@ class Claims:
     session: str
     purpose: str
     expires: int
+    scopes: tuple[str, ...] = ()  # an API client's permissions (users get their role's)
 
 
 class TokenKeys:
@@ -51,6 +52,7 @@ class TokenKeys:
         now: datetime,
         purpose: str = "access",
         ttl: timedelta = ACCESS_TTL,
+        scopes: tuple[str, ...] = (),
     ) -> str:
         """A signed token for ``subject``."""
         version, key = self.signer.private_key()
@@ -65,6 +67,8 @@ class TokenKeys:
             "exp": int((now + ttl).timestamp()),
             "jti": new_id(),
         }
+        if scopes:
+            claims["scp"] = list(scopes)
         return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": str(version)})
 
     def verify(self, token: str, *, purpose: str = "access", now: datetime | None = None) -> Claims:
@@ -97,6 +101,7 @@ class TokenKeys:
             claims["sid"],
             claims["pur"],
             claims["exp"],
+            tuple(str(s) for s in claims.get("scp", ())),
         )
 
     def rotate(self) -> int:

@@ -16,12 +16,15 @@ from starlette.exceptions import HTTPException
 from carevault import errors
 from carevault.api import problems
 from carevault.api.routers import (
+    access,
     appointments,
     audit,
     billing,
     care,
+    clinics,
     health,
     patients,
+    registrations,
     sessions,
     users,
 )
@@ -29,6 +32,19 @@ from carevault.api.runtime import Runtime
 from carevault.config import Settings
 
 PREFIX = "/api/v1"
+ROUTERS = (
+    health,
+    sessions,
+    access,
+    clinics,
+    users,
+    patients,
+    registrations,
+    appointments,
+    care,
+    billing,
+    audit,
+)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -57,7 +73,7 @@ def create_app(rt: Runtime) -> FastAPI:
     )
     app.state.runtime = rt
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    for router in (health, sessions, users, patients, appointments, care, billing, audit):
+    for router in ROUTERS:
         app.include_router(router.router, prefix=PREFIX)
     app.add_exception_handler(errors.CarevaultError, problems.on_carevault_error)
     app.add_exception_handler(problems.Problem, problems.on_problem)

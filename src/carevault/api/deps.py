@@ -8,11 +8,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from carevault.access.guard import Guard
+from carevault.access.platform import Platform
 from carevault.access.policy import Principal
 from carevault.access.tokens import Claims
 from carevault.api.runtime import Runtime
 from carevault.domain.clinic import Role, User
-from carevault.errors import InvalidToken
+from carevault.errors import InvalidToken, PermissionDenied
+from carevault.repo.records import PLATFORM
 from carevault.repo.unit import UnitOfWork
 
 bearer = HTTPBearer(auto_error=False, description="An access token from POST /sessions")
@@ -45,21 +47,44 @@ def claims(
 ClaimsDep = Annotated[Claims, Depends(claims)]
 
 
-def guard(request: Request, rt: RuntimeDep, caller: ClaimsDep) -> Guard:
-    """The caller's guarded view of its clinic's services, for this request."""
+def principal(request: Request, rt: RuntimeDep, caller: ClaimsDep) -> Principal:
+    """Who calls: a user with its role's permissions, or an API client with its scopes."""
     role = Role(caller.role)
+    if role is Role.SERVICE:
+        return Principal.of(
+            caller.tenant,
+            caller.subject,
+            role,
+            permissions=frozenset(caller.scopes),
+            request_id=request.state.request_id,
+        )
     patient_id = None
     if role is Role.PATIENT:
         user = UnitOfWork(rt.store, rt.ring, caller.tenant)[User].get(caller.subject)
         patient_id = user.patient_id if user is not None else None
-    principal = Principal.of(
+    return Principal.of(
         caller.tenant,
         caller.subject,
         role,
         patient_id=patient_id,
         request_id=request.state.request_id,
     )
-    return Guard(rt.store, rt.ring, principal, rt.blobs)
+
+
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def guard(rt: RuntimeDep, caller: PrincipalDep) -> Guard:
+    """The caller's guarded view of its clinic's services, for this request."""
+    if caller.tenant == PLATFORM:
+        raise PermissionDenied("clinic", "platform clients reach only the clinic directory")
+    return Guard(rt.store, rt.ring, caller, rt.blobs)
+
+
+def platform(rt: RuntimeDep, caller: PrincipalDep) -> Platform:
+    """The caller's view of the clinic directory (platform clients only)."""
+    return Platform(rt.store, rt.ring, caller)
 
 
 GuardDep = Annotated[Guard, Depends(guard)]
+PlatformDep = Annotated[Platform, Depends(platform)]

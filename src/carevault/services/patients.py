@@ -13,6 +13,7 @@ from carevault.domain.clinic import Role, User
 from carevault.domain.intake import Invitation, InvitationStatus
 from carevault.domain.patient import AccountStatus, Patient, PatientStatus
 from carevault.errors import InvalidTransition, NotFound, ValidationError
+from carevault.repo import credentials
 from carevault.repo.records import Staged
 from carevault.repo.unit import Listing, UnitOfWork
 from carevault.services.practice import Practice
@@ -144,8 +145,9 @@ def invitation_by_token(
     return pointer["tenant"], found
 
 
-def activate(*, store: Store, ring: Keyring, token: str) -> User:
-    """Accept an invitation: the patient gets a portal user; the token is spent."""
+def activate(*, store: Store, ring: Keyring, token: str, password: str | None = None) -> User:
+    """Accept an invitation: the patient gets a portal user (with ``password``, when given,
+    checked against the policy before anything is written); the token is spent."""
     located = invitation_by_token(store=store, ring=ring, token=token)
     if located is None:
         raise ValidationError("token", "is unknown, used or expired")
@@ -154,6 +156,8 @@ def activate(*, store: Store, ring: Keyring, token: str) -> User:
     patient = p.uow[Patient].get(invitation.patient_id)
     if patient is None or patient.email is None:
         raise NotFound("patient", invitation.patient_id)
+    if password is not None:
+        credentials.check_policy(password, patient.email)
     now = p.now()
     user = p.uow[User].add(
         User.create(
@@ -171,5 +175,7 @@ def activate(*, store: Store, ring: Keyring, token: str) -> User:
     )
     p.uow[Invitation].update(invitation.changed(status=InvitationStatus.ACCEPTED, accepted_at=now))
     p.uow.stage([Staged(Delete(*_pointer(invitation.token_hash)))])
+    if password is not None:
+        credentials.stage_password(p.uow, user.id, password, user.email)
     p.uow.commit()
     return user

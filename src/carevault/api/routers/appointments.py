@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from carevault.api.deps import GuardDep, RuntimeDep
 from carevault.api.protocol import IdempotencyKey, create_once, if_match
 from carevault.api.routers.shapes import client_fields, created, page, step_fields, with_etag
-from carevault.domain.scheduling import Appointment
+from carevault.domain.scheduling import Appointment, AppointmentStatus
 from carevault.errors import ValidationError
 
 router = APIRouter(tags=["appointments"])
@@ -76,6 +76,21 @@ def schedule(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
     listing = g.schedule_page(day, limit, cursor)
+    return page(listing.items, listing.cursor)
+
+
+@router.get(
+    "/providers/{provider_id}/appointments",
+    summary="A provider's appointments in one status, by start time (A9), paged",
+)
+def by_status(
+    provider_id: str,
+    g: GuardDep,
+    status: Annotated[AppointmentStatus, Query()],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> dict[str, Any]:
+    listing = g.appointments_by_status(provider_id, status, limit, cursor)
     return page(listing.items, listing.cursor)
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Body, Query
+from fastapi.responses import StreamingResponse
 
 from carevault.api.deps import GuardDep
 from carevault.api.routers.shapes import page
+from carevault.audit.trail import event_of
 from carevault.errors import ValidationError
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -37,6 +42,24 @@ def disclosures(
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     return page(g.disclosures(patient_id, start), None)
+
+
+@router.get(
+    "/export",
+    summary="Every event of the clinic as JSON Lines, chain by chain (itself an audit event)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+def export(g: GuardDep) -> StreamingResponse:
+    items = g.export_audit()
+    first = next(items, None)  # the permission check and the export event happen here
+
+    def lines() -> Iterator[bytes]:
+        for item in itertools.chain([] if first is None else [first], items):
+            row = {**event_of(item).model_dump(mode="json"), "hash": bytes(item["hash"]).hex()}
+            yield orjson.dumps(row) + b"\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
 @router.get("/verify", summary="Recompute the clinic's hash chains and signed heads")

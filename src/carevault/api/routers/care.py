@@ -15,7 +15,7 @@ from carevault.api.deps import GuardDep
 from carevault.api.protocol import if_match
 from carevault.api.routers.shapes import client_fields, created, page, with_etag
 from carevault.domain.base import Entity
-from carevault.domain.clinical import MedicalRecord, RecordType, TreatmentRecord
+from carevault.domain.clinical import DocumentType, MedicalRecord, RecordType, TreatmentRecord
 from carevault.domain.intake import InsuranceVerification
 from carevault.domain.patient import PatientStatus
 from carevault.errors import ValidationError
@@ -36,7 +36,10 @@ class Kind(StrEnum):
     consent = "consent"
 
 
-@router.get("/patients/{patient_id}/history/{kind}", summary="A patient's items of one kind (A6)")
+@router.get(
+    "/patients/{patient_id}/history/{kind}",
+    summary="A patient's items of one kind, by date (A6; kind=treatment is A13)",
+)
 def history(patient_id: str, kind: Kind, g: GuardDep) -> dict[str, Any]:
     return page(g.history(kind.value, patient_id), None)
 
@@ -160,6 +163,17 @@ def patients_by_status(g: GuardDep, status: Annotated[PatientStatus, Query()]) -
 @router.get("/records", summary="Medical records of one type (A11)")
 def records_by_type(g: GuardDep, record_type: Annotated[RecordType, Query()]) -> dict[str, Any]:
     return page(list(g.records_by_type(record_type)), None)
+
+
+@router.get("/documents", summary="Documents of one type (A11), paged")
+def documents_by_type(
+    g: GuardDep,
+    doc_type: Annotated[DocumentType, Query()],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> dict[str, Any]:
+    listing = g.documents_by_type(doc_type, limit, cursor)
+    return page(listing.items, listing.cursor)
 
 
 @router.post(

@@ -1,0 +1,80 @@
+"""Platform operations: the clinic directory (A1) and onboarding a clinic.
+
+Only platform API clients reach them: service accounts of the ``PLATFORM`` scope (made
+with ``carevault platform client``), whose scopes say what they may do. Their calls and
+refusals are events in the platform's own audit trail; no clinic's data is read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyotp
+
+from carevault.access.policy import Principal
+from carevault.audit.recorder import AuditContext, Auditor
+from carevault.audit.signing import Signer
+from carevault.audit.trail import AuditTrail
+from carevault.crypto.keyring import Keyring
+from carevault.domain.audit import Action, Level, Outcome
+from carevault.domain.clinic import Clinic, Role, User
+from carevault.errors import DuplicateValue, PermissionDenied
+from carevault.repo import credentials
+from carevault.repo.records import PLATFORM
+from carevault.repo.unit import Listing
+from carevault.services import clinics
+from carevault.services.practice import Practice
+from carevault.store import Store
+
+
+class Platform:
+    """One platform principal's view of the clinic directory."""
+
+    def __init__(self, store: Store, ring: Keyring, principal: Principal) -> None:
+        self.store, self.ring, self.principal = store, ring, principal
+        context = AuditContext(
+            principal.user_id, principal.role.value, "OPERATIONS", principal.request_id
+        )
+        ring.ensure_tenant(PLATFORM)
+        trail = AuditTrail(store, Signer(ring, PLATFORM), PLATFORM)
+        self._auditor = Auditor(trail, context)
+
+    def _check(self, permission: str) -> None:
+        if self.principal.tenant != PLATFORM or permission not in self.principal.permissions:
+            self._auditor.record(
+                Action.DENIED, "CLINIC", None, None, Outcome.DENIED, Level.CRITICAL
+            )
+            raise PermissionDenied(permission, "only platform clients with this scope")
+
+    def list_clinics(self, limit: int = 100, cursor: str | None = None) -> Listing[dict[str, Any]]:
+        """Every clinic's id, name and state (A1)."""
+        self._check("clinic:search")
+        self._auditor.record(Action.SEARCH, "CLINIC", None, None, Outcome.SUCCESS, Level.STANDARD)
+        return clinics.list_clinics(store=self.store, limit=limit, cursor=cursor)
+
+    def onboard(
+        self, clinic: dict[str, Any], admin: dict[str, Any], password: str
+    ) -> tuple[Clinic, User, str]:
+        """A new clinic and its first administrator (password set, TOTP secret returned once).
+
+        Everything about the administrator is checked before the clinic is made, so a bad
+        request leaves nothing behind.
+        """
+        self._check("clinic:write")
+        email = str(admin.get("email", ""))
+        User.create(**admin, role=Role.ADMIN)  # the fields' own rules, before any write
+        credentials.check_policy(password, email)
+        if clinics.find_login(store=self.store, ring=self.ring, email=email) is not None:
+            raise DuplicateValue("clinic.admin.email", "is already the login of another user")
+        actor = self.principal.user_id
+        made = clinics.create_clinic(store=self.store, ring=self.ring, actor=actor, **clinic)
+        practice = Practice.open(self.store, self.ring, made.id, actor=actor)
+        user = clinics.add_user(practice=practice, **admin, role=Role.ADMIN)
+        credentials.stage_password(practice.uow, user.id, password, user.email)
+        practice.uow.commit()
+        secret = pyotp.random_base32()
+        credentials.set_totp(practice.uow, user.id, secret)
+        self._auditor.record(
+            Action.CREATE, "CLINIC", made.id, None, Outcome.SUCCESS, Level.CRITICAL
+        )
+        return made, user, secret

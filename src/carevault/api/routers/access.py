@@ -1,0 +1,98 @@
+"""Access: API clients and their tokens, break-glass, accepting a portal invitation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from carevault.api.deps import GuardDep, RuntimeDep, client_address
+from carevault.api.protocol import if_match
+from carevault.api.routers.shapes import page, with_etag
+from carevault.domain.clinic import ApiClient
+from carevault.services import patients
+
+router = APIRouter(tags=["access"])
+
+
+class NewClient(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["Lab results feed"])
+    scopes: list[str] = Field(min_length=1, max_length=100, examples=[["patient:read"]])
+
+
+class ClientCredential(BaseModel):
+    credential: str = Field(max_length=512, description="{clinic}.{client id}.{secret}")
+
+
+class BreakGlass(BaseModel):
+    reason: str = Field(max_length=1000, examples=["Unconscious patient in the emergency room"])
+    minutes: int = Field(default=60, examples=[30])
+
+
+class Acceptance(BaseModel):
+    token: str = Field(max_length=512)
+    password: str = Field(max_length=1024)
+
+
+def _client(client: ApiClient) -> dict[str, Any]:
+    """An API client as the API shows it: never its secret's hash."""
+    return client.model_dump(mode="json", exclude={"secret_hash"})
+
+
+@router.post(
+    "/api-clients",
+    status_code=201,
+    summary="Create an API client (its credential is in this response only)",
+)
+def create_client(
+    body: NewClient, request: Request, response: Response, g: GuardDep
+) -> dict[str, Any]:
+    client, credential = g.create_client(body.name, body.scopes)
+    response.headers["Location"] = f"{request.url.path}/{client.id}"
+    return {**_client(client), "credential": credential}
+
+
+@router.get("/api-clients", summary="The clinic's API clients")
+def api_clients(g: GuardDep) -> dict[str, Any]:
+    return page([_client(c) for c in g.api_clients()], None)
+
+
+@router.delete(
+    "/api-clients/{client_id}",
+    summary="Deactivate an API client (If-Match required; its tokens stop at once)",
+)
+def deactivate_client(
+    client_id: str, request: Request, response: Response, g: GuardDep
+) -> dict[str, Any]:
+    stopped = g.deactivate_client(client_id, if_match(request))
+    with_etag(response, stopped)
+    return _client(stopped)
+
+
+@router.post("/sessions/client", status_code=201, summary="An access token for an API client")
+def client_token(body: ClientCredential, request: Request, rt: RuntimeDep) -> dict[str, Any]:
+    rt.rates.hit(f"LOGIN#{client_address(request)}", rt.limits.login_per_minute)
+    token, seconds = rt.auth.client_token(body.credential)
+    return {"token_type": "Bearer", "access_token": token, "expires_in": seconds}
+
+
+@router.post(
+    "/break-glass",
+    status_code=201,
+    summary="Open emergency access to every patient (doctors; a critical security event)",
+)
+def break_glass(body: BreakGlass, g: GuardDep) -> dict[str, Any]:
+    until = g.break_glass(body.reason, body.minutes)
+    return {"until": until.isoformat()}
+
+
+@router.post(
+    "/invitations/acceptance",
+    status_code=201,
+    summary="Accept a portal invitation: the patient's user, with its password",
+)
+def accept_invitation(body: Acceptance, request: Request, rt: RuntimeDep) -> dict[str, Any]:
+    rt.rates.hit(f"LOGIN#{client_address(request)}", rt.limits.login_per_minute)
+    user = patients.activate(store=rt.store, ring=rt.ring, token=body.token, password=body.password)
+    return {"user_id": user.id}

@@ -1,0 +1,61 @@
+"""Self-registrations: recorded by staff, listed by status, converted into patients."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from carevault.api.deps import GuardDep
+from carevault.api.protocol import if_match
+from carevault.api.routers.shapes import client_fields, created, page, with_etag
+from carevault.domain.intake import RegistrationStatus
+
+router = APIRouter(prefix="/registrations", tags=["registrations"])
+
+SERVER_SET = frozenset({"status", "patient_id"})
+
+
+@router.post("", status_code=201, summary="Record a self-registration")
+def register(
+    request: Request,
+    response: Response,
+    g: GuardDep,
+    body: Annotated[
+        dict[str, Any],
+        Body(examples=[{"first_name": "Mira", "last_name": "Sato", "email": "m@example.org"}]),
+    ],
+) -> dict[str, Any]:
+    made = g.register_intake(**client_fields(body, "registration", SERVER_SET))
+    return created(request, response, made)
+
+
+@router.get("", summary="Self-registrations in one status, oldest first")
+def registrations(
+    g: GuardDep,
+    status: Annotated[RegistrationStatus, Query()] = RegistrationStatus.PENDING,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> dict[str, Any]:
+    listing = g.registrations(status, limit, cursor)
+    return page(listing.items, listing.cursor)
+
+
+@router.post(
+    "/{registration_id}/conversion",
+    status_code=201,
+    summary="Turn a pending registration into a patient (If-Match required)",
+)
+def convert(
+    registration_id: str,
+    request: Request,
+    response: Response,
+    g: GuardDep,
+    body: Annotated[dict[str, Any], Body(examples=[{"mrn": "MRN-000123", "gender": "female"}])],
+) -> dict[str, Any]:
+    fields = client_fields(body, "conversion")
+    patient = g.convert_registration(registration_id, if_match(request), **fields)
+    response.headers["Location"] = (
+        f"{request.url.path.split('/registrations')[0]}/patients/{patient.id}"
+    )
+    return with_etag(response, patient)
