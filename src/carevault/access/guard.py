@@ -20,7 +20,7 @@ from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action, AuditEvent, Level, Outcome
 from carevault.domain.base import Entity, kind_of
 from carevault.domain.billing import Invoice
-from carevault.domain.clinic import ApiClient, Clinic, Role, User
+from carevault.domain.clinic import ApiClient, Clinic, ProviderProfile, Role, User
 from carevault.domain.clinical import ClinicalNote, Document
 from carevault.domain.intake import Consent, Registration
 from carevault.domain.patient import Patient
@@ -98,6 +98,8 @@ class Guard:
 
     def break_glass(self, reason: str, minutes: int = 60) -> datetime:
         """Open emergency access to every patient for a while: a critical security event."""
+        if self.principal.role is not Role.DOCTOR:
+            raise self._deny("break_glass:write", "only doctors may break the glass")
         until = policy.open_break_glass(
             self.store, self.principal, reason, minutes, self.practice.now()
         )
@@ -353,6 +355,25 @@ class Guard:
         """The clinic's users with one role."""
         self.check("user:read")
         return clinics.users_by_role(practice=self.practice, role=role).items
+
+    def has_profile(self, provider_id: str) -> bool:
+        """Whether the provider has a profile yet (nothing about it is read)."""
+        return self._stored(ProviderProfile, provider_id) is not None
+
+    def put_profile(self, provider_id: str, version: int | None, **fields: Any) -> ProviderProfile:
+        """Create a provider's profile (``version`` None) or change it at ``version``."""
+        self.check("provider:write")
+        if version is None:
+            if self._plain[User].get(provider_id) is None:
+                raise self._deny("provider:write", "no such user in this clinic")
+            profile = ProviderProfile.create(id=provider_id, **fields)
+        else:
+            current = self._plain[ProviderProfile].require(provider_id)
+            if current.version != version:
+                raise StaleVersion(f"provider: is at version {current.version}, not {version}")
+            profile = current.changed(**fields)
+        saved: ProviderProfile = self.set_profile(profile)
+        return saved
 
     def set_profile(self, profile: Any) -> Any:
         """Create or change a provider profile."""

@@ -101,6 +101,7 @@ class Step(StrEnum):
     no_show = "no-show"
     cancel = "cancel"
     notes = "notes"
+    reschedule = "reschedule"
 
 
 STEPS: dict[Step, tuple[str, frozenset[str], frozenset[str]]] = {
@@ -110,12 +111,13 @@ STEPS: dict[Step, tuple[str, frozenset[str], frozenset[str]]] = {
     Step.no_show: ("no_show", frozenset(), frozenset()),
     Step.cancel: ("cancel", frozenset({"reason"}), frozenset({"reason"})),
     Step.notes: ("add_notes", frozenset({"notes"}), frozenset({"notes"})),
+    Step.reschedule: ("reschedule", frozenset({"start", "end"}), frozenset({"start", "end"})),
 }
 
 
 @router.post(
     "/appointments/{appointment_id}/{step}",
-    summary="Confirm, check in, complete, mark no-show, cancel or add notes (If-Match)",
+    summary="Confirm, check in, complete, mark no-show, cancel, add notes or reschedule (If-Match)",
 )
 def move(
     appointment_id: str,
@@ -128,7 +130,20 @@ def move(
     expected = if_match(request)
     name, allowed, required = STEPS[step]
     extra = step_fields(body, f"appointment.{step.value}", allowed, required)
+    if step is Step.reschedule:
+        start, end = (_instant(extra, f"appointment.reschedule.{k}", k) for k in ("start", "end"))
+        return with_etag(response, g.reschedule(appointment_id, expected, start, end))
     return with_etag(response, g.move_appointment(name, appointment_id, expected, **extra))
+
+
+def _instant(body: dict[str, Any], field: str, name: str) -> datetime:
+    try:
+        found = datetime.fromisoformat(str(body[name]))
+    except ValueError:
+        raise ValidationError(field, "must be an ISO 8601 instant with an offset") from None
+    if found.tzinfo is None:
+        raise ValidationError(field, "must be an ISO 8601 instant with an offset")
+    return found
 
 
 @router.post("/time-blocks", status_code=201, summary="Block a provider's time")

@@ -56,6 +56,11 @@ def by_status(g: GuardDep, status: Annotated[InvoiceStatus, Query()]) -> dict[st
     return page(g.invoices_by_status(status), None)
 
 
+@router.post("/overdue", summary="Mark issued invoices past their due date overdue")
+def mark_overdue(g: GuardDep) -> dict[str, int]:
+    return {"marked": g.mark_overdue()}
+
+
 @router.post("/{invoice_id}/{step}", summary="Issue, record a payment or void (If-Match)")
 def move(
     invoice_id: str,

@@ -67,6 +67,13 @@ def update(
     return with_etag(response, saved)
 
 
+@router.post("/{patient_id}/deactivation", summary="Mark a patient inactive (If-Match required)")
+def deactivate(
+    patient_id: str, request: Request, response: Response, g: GuardDep
+) -> dict[str, Any]:
+    return with_etag(response, g.deactivate_patient(patient_id, if_match(request)))
+
+
 @router.post("/search", summary="Find patients by email, phone, MRN or name (POST: no PHI in URLs)")
 def search(
     g: GuardDep,
@@ -77,4 +84,7 @@ def search(
         raise ValidationError("search.by", "is required")
     if not isinstance(value, str):
         raise ValidationError("search.value", "is required")
+    if by == "mrn":  # unique in the clinic: a lookup, not a search
+        found = g.patient_by_mrn(value)
+        return page([] if found is None else [found], None)
     return page(g.search_patients(by, value), None)

@@ -8,10 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from carevault.api.deps import GuardDep
-from carevault.api.routers.shapes import client_fields, created, public
+from carevault.api.protocol import if_match
+from carevault.api.routers.shapes import client_fields, created, public, with_etag
 from carevault.domain.clinic import Role
 
 router = APIRouter(tags=["users and providers"])
+
+PROFILE_EXAMPLE = {
+    "license_number": "CA-A123456",
+    "specialization": "Cardiology",
+    "working_hours": {"mon": {"start": "08:00", "end": "17:00"}},
+}
 
 USER_EXAMPLE = {
     "first_name": "Dana",
@@ -34,6 +41,25 @@ def add_user(
     body: Annotated[dict[str, Any], Body(examples=[USER_EXAMPLE])],
 ) -> dict[str, Any]:
     return created(request, response, g.add_user(**client_fields(body, "user")))
+
+
+@router.put(
+    "/providers/{provider_id}/profile",
+    summary="Create a provider's profile, or change it (If-Match required then)",
+)
+def put_profile(
+    provider_id: str,
+    request: Request,
+    response: Response,
+    g: GuardDep,
+    body: Annotated[dict[str, Any], Body(examples=[PROFILE_EXAMPLE])],
+) -> dict[str, Any]:
+    fields = client_fields(body, "provider")
+    g.check("provider:write")  # before anything about the profile is revealed
+    expected = if_match(request) if g.has_profile(provider_id) else None
+    saved = g.put_profile(provider_id, expected, **fields)
+    response.status_code = 200 if expected is not None else 201
+    return with_etag(response, saved)
 
 
 @router.get(
