@@ -244,3 +244,48 @@ def test_appointments_by_status_documents_by_type_and_the_audit_export(sqlite_ap
     assert {"EXPORT", "READ", "DENIED"} <= {r["action"] for r in rows}
     assert all(len(r["hash"]) == 64 and "last_name" not in r for r in rows)
     assert api.world.patient().last_name.encode() not in exported.content
+
+
+def test_records_by_code_and_medication_users_by_id_and_critical_events(sqlite_api: Api) -> None:
+    api, c, world = sqlite_api, sqlite_api.client, sqlite_api.world
+    pid = world.patient().id
+    scheduling.book(
+        practice=world.practice,
+        patient_id=pid,
+        provider_id=world.doctor.id,
+        start=local(2027, 3, 3, 9),
+        end=local(2027, 3, 3, 9) + HALF_HOUR,
+    )  # the doctor's patient from here on
+    doctor = api.headers(Role.DOCTOR)
+    record = {
+        "patient_id": pid,
+        "provider_id": world.doctor.id,
+        "visit_date": "2027-03-03T17:00:00Z",
+        "diagnoses": [{"code": "E11.9"}],
+        "prescriptions": [{"medication": "Metformin", "dosage": "500 mg", "frequency": "bid"}],
+    }
+    made = c.post(f"{PREFIX}/records", json=record, headers=doctor)
+    assert made.status_code == 201, made.text
+    search = f"{PREFIX}/records/search"
+    for by, value in (("medication", "metformin"), ("code", "E11.9")):
+        found = c.post(search, json={"by": by, "value": value}, headers=doctor).json()["items"]
+        assert [r["id"] for r in found] == [made.json()["id"]], by
+    none = c.post(search, json={"by": "medication", "value": "Insulin"}, headers=doctor)
+    assert none.json()["items"] == []
+    bad = c.post(search, json={"by": "name", "value": "x"}, headers=doctor)
+    assert _problem(bad, 422)["field"] == "search.by"
+
+    staff = api.headers(Role.STAFF)
+    seen = c.get(f"{PREFIX}/users/{world.doctor.id}", headers=staff)
+    assert seen.status_code == 200 and seen.json()["role"] == "DOCTOR"
+    _problem(c.get(f"{PREFIX}/users/{world.doctor.id}", headers=api.headers(Role.BILLING)), 403)
+    _problem(c.get(f"{PREFIX}/users/01JCW3Q4ZJ8X2M5N7P9R1T3V5X", headers=staff), 403)
+
+    auditor = api.headers(Role.AUDITOR)
+    today = world.practice.now().date().isoformat()
+    every = c.get(f"{PREFIX}/audit/events", params={"day": today}, headers=auditor).json()
+    critical = c.get(
+        f"{PREFIX}/audit/events", params={"day": today, "level": "critical"}, headers=auditor
+    ).json()
+    assert {e["level"] for e in critical["items"]} == {"critical"}  # the denials above
+    assert {e["id"] for e in critical["items"]} < {e["id"] for e in every["items"]}

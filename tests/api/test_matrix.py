@@ -320,6 +320,13 @@ CLINIC_HTTP: dict[str, Callable[[Http, Any], httpx.Response]] = {
         "POST", "/break-glass", json={"reason": "Unconscious patient, no records", "minutes": 1}
     ),
     "audit export": lambda h, w: h.send("GET", "/audit/export"),
+    "user by id": lambda h, w: h.send("GET", f"/users/{w.doctor.id}"),
+    "records by code": lambda h, w: h.send(
+        "POST", "/records/search", json={"by": "code", "value": "I10"}
+    ),
+    "critical events": lambda h, w: h.send(
+        "GET", "/audit/events", params={"day": DAY, "level": "critical"}
+    ),
 }
 API_ONLY: dict[str, set[Role]] = {
     "appointments by status": FRONT,
@@ -332,6 +339,9 @@ API_ONLY: dict[str, set[Role]] = {
     "deactivate api client": {A},
     "break glass": {D},
     "audit export": {A, U},
+    "user by id": {A, D, S},
+    "records by code": {D},
+    "critical events": {A, U},
 }
 
 

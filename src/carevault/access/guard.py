@@ -21,7 +21,7 @@ from carevault.domain.audit import Action, AuditEvent, Level, Outcome
 from carevault.domain.base import Entity, kind_of
 from carevault.domain.billing import Invoice
 from carevault.domain.clinic import ApiClient, Clinic, ProviderProfile, Role, User
-from carevault.domain.clinical import ClinicalNote, Document
+from carevault.domain.clinical import ClinicalNote, Document, MedicalRecord
 from carevault.domain.intake import Consent, Registration
 from carevault.domain.patient import Patient
 from carevault.domain.scheduling import Appointment, TimeBlock
@@ -331,6 +331,22 @@ class Guard:
         self.check("note:search")
         return notes.by_code(practice=self.practice, code=code)
 
+    def records_by(self, by: str, value: str) -> list[MedicalRecord]:
+        """Medical records by diagnosis code or medication (encrypted search tokens)."""
+        self.check("record:search")
+        if by == "code":
+            return clinical.records_by_code(practice=self.practice, code=value)
+        if by == "medication":
+            return clinical.records_by_medication(practice=self.practice, medication=value)
+        raise ValidationError("search.by", "must be one of code, medication")
+
+    def user(self, user_id: str) -> User:
+        """A user of the clinic (A2)."""
+        self.check("user:read")
+        if self._stored(User, user_id) is None:
+            raise self._deny("user:read", "no such user in this clinic")
+        return self.practice.uow[User].require(user_id)
+
     def records_by_type(self, record_type: Any) -> Any:
         """Medical records of one type."""
         self.check("record:search")
@@ -385,9 +401,11 @@ class Guard:
         self.check("block:write")
         scheduling.remove_block(practice=self.practice, block_id=block_id, version=version)
 
-    def audit_day(self, day: Any) -> list[AuditEvent]:
-        """The clinic's audit events of a day."""
+    def audit_day(self, day: Any, level: Level | None = None) -> list[AuditEvent]:
+        """The clinic's audit events of a day (of one compliance level, when given)."""
         self.check("audit:read")
+        if level is not None:
+            return audit_trail.by_level(practice=self.practice, level=level, day=day)
         return audit_trail.on_day(practice=self.practice, day=day)
 
     def verify_audit(self) -> Any:

@@ -14,14 +14,19 @@ from fastapi.responses import StreamingResponse
 from carevault.api.deps import GuardDep
 from carevault.api.routers.shapes import page
 from carevault.audit.trail import event_of
+from carevault.domain.audit import Level
 from carevault.errors import ValidationError
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 
-@router.get("/events", summary="The clinic's audit events of a UTC day (A15)")
-def events(g: GuardDep, day: Annotated[date, Query()]) -> dict[str, Any]:
-    return page(g.audit_day(day), None)
+@router.get(
+    "/events", summary="The clinic's audit events of a UTC day, of one level if given (A15)"
+)
+def events(
+    g: GuardDep, day: Annotated[date, Query()], level: Annotated[Level | None, Query()] = None
+) -> dict[str, Any]:
+    return page(g.audit_day(day, level), None)
 
 
 @router.post("/disclosures", summary="Accounting of disclosures of one patient (A15)")

@@ -191,6 +191,22 @@ def notes_by_code(
 
 
 @router.post(
+    "/records/search",
+    summary="Records by diagnosis code or medication (A12; encrypted tokens; POST: no PHI in URLs)",
+)
+def records_by(
+    g: GuardDep,
+    body: Annotated[dict[str, str], Body(examples=[{"by": "medication", "value": "Metformin"}])],
+) -> dict[str, Any]:
+    by, value = body.get("by"), body.get("value")
+    if not isinstance(by, str):
+        raise ValidationError("search.by", "is required")
+    if not isinstance(value, str) or not value:
+        raise ValidationError("search.value", "is required")
+    return page(g.records_by(by, value), None)
+
+
+@router.post(
     "/patients/{patient_id}/invitations",
     status_code=201,
     summary="Invite a patient to the portal (the token is in this response only)",

@@ -33,6 +33,11 @@ def users(g: GuardDep, role: Annotated[Role, Query()]) -> dict[str, Any]:
     return {"items": [public(u) for u in g.users_by_role(role)], "next": None}
 
 
+@router.get("/users/{user_id}", summary="A user of the clinic (A2)")
+def user(user_id: str, response: Response, g: GuardDep) -> dict[str, Any]:
+    return with_etag(response, g.user(user_id))
+
+
 @router.post("/users", status_code=201, summary="Add a user to the clinic")
 def add_user(
     request: Request,
