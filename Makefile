@@ -37,7 +37,7 @@ types: install
 	$(BIN)/mypy --strict src
 
 test: install ddb postgres lint types
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: install ddb postgres
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
