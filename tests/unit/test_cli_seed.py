@@ -6,10 +6,12 @@ import re
 from pathlib import Path
 
 import pyotp
+import pytest
 from typer.testing import CliRunner
 
 from carevault.access.auth import Authenticator, MfaRequired
 from carevault.cli import app
+from carevault.cli.common import console
 from carevault.config import Settings
 from carevault.domain.patient import PatientStatus
 from carevault.services import clinics, patients
@@ -24,7 +26,12 @@ def _count(output: str, kind: str) -> int:
     return int(match.group(1))
 
 
-def test_demo_creates_the_seed_set_once_and_stores_no_plaintext(tmp_path: Path) -> None:
+def test_demo_creates_the_seed_set_once_and_stores_no_plaintext(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the console is made at import, before the runner's COLUMNS: give it the width here,
+    # so a long temporary path does not fold the table of logins parsed below
+    monkeypatch.setattr(console, "width", 200)
     home = tmp_path / "home"
     env = {"CAREVAULT_HOME": str(home), "COLUMNS": "200"}
     first = runner.invoke(app, ["demo"], env=env)
