@@ -18,7 +18,13 @@ from carevault.audit.trail import fields_of
 from carevault.domain.audit import Action, Level
 from carevault.domain.billing import Invoice, InvoiceStatus
 from carevault.domain.clinic import ProviderProfile, Role, User
-from carevault.domain.clinical import ClinicalNote, MedicalRecord, RecordType, TreatmentRecord
+from carevault.domain.clinical import (
+    ClinicalNote,
+    Document,
+    MedicalRecord,
+    RecordType,
+    TreatmentRecord,
+)
 from carevault.domain.intake import InsuranceVerification
 from carevault.domain.patient import Patient, PatientStatus
 from carevault.domain.scheduling import Appointment
@@ -86,6 +92,16 @@ class Ctx:
             else made
         )
 
+    def document(self) -> Document:
+        return clinical.upload(
+            practice=self.setup,
+            data=b"lab",
+            patient_id=self.patient.id,
+            title="Lab",
+            file_name="lab.txt",
+            mime_type="text/plain",
+        )
+
     def active_patient(self) -> Patient:
         current = self.setup.uow[Patient].require(self.patient.id)
         if current.status is not PatientStatus.ACTIVE:
@@ -120,15 +136,7 @@ def _reschedule(g: Guard, c: Ctx) -> Any:
 
 
 def _download(g: Guard, c: Ctx) -> Any:
-    doc = clinical.upload(
-        practice=c.setup,
-        data=b"lab",
-        patient_id=c.patient.id,
-        title="Lab",
-        file_name="lab.txt",
-        mime_type="text/plain",
-    )
-    return g.download_document(doc.id)
+    return g.download_document(c.document().id)
 
 
 def _deactivate(g: Guard, c: Ctx) -> Any:

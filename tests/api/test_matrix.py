@@ -104,15 +104,7 @@ def _bill(step: str, issued: bool, body: dict[str, Any]) -> Callable[[Http, Ctx]
 
 
 def _download(h: Http, c: Ctx) -> httpx.Response:
-    doc = clinical.upload(
-        practice=c.setup,
-        data=b"lab",
-        patient_id=c.patient.id,
-        title="Lab",
-        file_name="lab.txt",
-        mime_type="text/plain",
-    )
-    return h.send("GET", f"/documents/{doc.id}/content")
+    return h.send("GET", f"/documents/{c.document().id}/content")
 
 
 def _deactivate(h: Http, c: Ctx) -> httpx.Response:

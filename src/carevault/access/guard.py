@@ -414,12 +414,15 @@ class Guard:
         return verify(self.practice.audit)
 
     def export_audit(self) -> Iterator[Item]:
-        """Every stored event of the clinic, chain by chain; the export is itself an event."""
+        """Every stored event of the clinic, chain by chain; the export is itself an event.
+
+        The permission is checked and the export recorded now; the events are read as the
+        returned iterator is consumed.
+        """
         self.check("audit:export")
         self._auditor.record(Action.EXPORT, "AUDIT", None, None, Outcome.SUCCESS, Level.CRITICAL)
         trail = self.practice.audit
-        for shard in range(trail.shards):
-            yield from trail.events(shard)
+        return (item for shard in range(trail.shards) for item in trail.events(shard))
 
     def clinic(self, clinic_id: str) -> Clinic:
         """The principal's own clinic (A1); any other id names nothing here."""

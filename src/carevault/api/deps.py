@@ -32,6 +32,14 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def sign_in_attempt(request: Request, rt: RuntimeDep) -> None:
+    """Count a sign-in attempt against the caller's address (before any token exists)."""
+    rt.rates.hit(f"LOGIN#{client_address(request)}", rt.limits.login_per_minute)
+
+
+SignInAttempt = Depends(sign_in_attempt)
+
+
 def claims(
     rt: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],

@@ -73,6 +73,11 @@ def event_of(item: Item) -> AuditEvent:
     return AuditEvent.model_validate(fields, context={"stored": True})
 
 
+def exported(item: Item) -> dict[str, Any]:
+    """A stored event as an export row: its fields and its chain hash (hex)."""
+    return {**event_of(item).model_dump(mode="json"), "hash": bytes(item["hash"]).hex()}
+
+
 class AuditTrail:
     """Appends a tenant's events to its chains, and reads them back."""
 

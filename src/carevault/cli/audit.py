@@ -13,7 +13,7 @@ from rich.table import Table
 
 from carevault.audit.recorder import AuditContext, Auditor
 from carevault.audit.signing import Signer
-from carevault.audit.trail import AuditTrail, event_of, verify
+from carevault.audit.trail import AuditTrail, exported, verify
 from carevault.cli.common import StoreOption, console, fail
 from carevault.config import Settings
 from carevault.domain.audit import Action, Level, Outcome
@@ -109,11 +109,7 @@ def export_command(store: StoreOption = None, tenant: TenantOption = None) -> No
             _record_export(trail)
             for shard in range(trail.shards):
                 for item in trail.events(shard):
-                    row = {
-                        **event_of(item).model_dump(mode="json"),
-                        "tenant": clinic,
-                        "hash": bytes(item["hash"]).hex(),
-                    }
+                    row = {**exported(item), "tenant": clinic}
                     sys.stdout.buffer.write(orjson.dumps(row) + b"\n")
     except CarevaultError as exc:
         raise fail(exc) from exc

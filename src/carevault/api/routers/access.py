@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from carevault.api.deps import GuardDep, RuntimeDep, client_address
+from carevault.api.deps import GuardDep, RuntimeDep, SignInAttempt
 from carevault.api.protocol import if_match
 from carevault.api.routers.shapes import page, with_etag
 from carevault.domain.clinic import ApiClient
@@ -70,9 +70,13 @@ def deactivate_client(
     return _client(stopped)
 
 
-@router.post("/sessions/client", status_code=201, summary="An access token for an API client")
-def client_token(body: ClientCredential, request: Request, rt: RuntimeDep) -> dict[str, Any]:
-    rt.rates.hit(f"LOGIN#{client_address(request)}", rt.limits.login_per_minute)
+@router.post(
+    "/sessions/client",
+    status_code=201,
+    summary="An access token for an API client",
+    dependencies=[SignInAttempt],
+)
+def client_token(body: ClientCredential, rt: RuntimeDep) -> dict[str, Any]:
     token, seconds = rt.auth.client_token(body.credential)
     return {"token_type": "Bearer", "access_token": token, "expires_in": seconds}
 
@@ -91,8 +95,8 @@ def break_glass(body: BreakGlass, g: GuardDep) -> dict[str, Any]:
     "/invitations/acceptance",
     status_code=201,
     summary="Accept a portal invitation: the patient's user, with its password",
+    dependencies=[SignInAttempt],
 )
-def accept_invitation(body: Acceptance, request: Request, rt: RuntimeDep) -> dict[str, Any]:
-    rt.rates.hit(f"LOGIN#{client_address(request)}", rt.limits.login_per_minute)
+def accept_invitation(body: Acceptance, rt: RuntimeDep) -> dict[str, Any]:
     user = patients.activate(store=rt.store, ring=rt.ring, token=body.token, password=body.password)
     return {"user_id": user.id}

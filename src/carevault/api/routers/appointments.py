@@ -10,7 +10,14 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from carevault.api.deps import GuardDep, RuntimeDep
 from carevault.api.protocol import IdempotencyKey, create_once, if_match
-from carevault.api.routers.shapes import client_fields, created, page, step_fields, with_etag
+from carevault.api.routers.shapes import (
+    PagingDep,
+    client_fields,
+    created,
+    page,
+    step_fields,
+    with_etag,
+)
 from carevault.domain.scheduling import Appointment, AppointmentStatus
 from carevault.errors import ValidationError
 
@@ -72,10 +79,9 @@ def _times(fields: dict[str, Any]) -> dict[str, Any]:
 def schedule(
     g: GuardDep,
     day: Annotated[date, Query(description="Clinic-local date, YYYY-MM-DD")],
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    paged: PagingDep,
 ) -> dict[str, Any]:
-    listing = g.schedule_page(day, limit, cursor)
+    listing = g.schedule_page(day, paged.limit, paged.cursor)
     return page(listing.items, listing.cursor)
 
 
@@ -87,10 +93,9 @@ def by_status(
     provider_id: str,
     g: GuardDep,
     status: Annotated[AppointmentStatus, Query()],
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    paged: PagingDep,
 ) -> dict[str, Any]:
-    listing = g.appointments_by_status(provider_id, status, limit, cursor)
+    listing = g.appointments_by_status(provider_id, status, paged.limit, paged.cursor)
     return page(listing.items, listing.cursor)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -13,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from carevault.api.deps import GuardDep
 from carevault.api.routers.shapes import page
-from carevault.audit.trail import event_of
+from carevault.audit.trail import exported
 from carevault.domain.audit import Level
 from carevault.errors import ValidationError
 
@@ -56,15 +54,8 @@ def disclosures(
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
 def export(g: GuardDep) -> StreamingResponse:
-    items = g.export_audit()
-    first = next(items, None)  # the permission check and the export event happen here
-
-    def lines() -> Iterator[bytes]:
-        for item in itertools.chain([] if first is None else [first], items):
-            row = {**event_of(item).model_dump(mode="json"), "hash": bytes(item["hash"]).hex()}
-            yield orjson.dumps(row) + b"\n"
-
-    return StreamingResponse(lines(), media_type="application/x-ndjson")
+    lines = (orjson.dumps(exported(item)) + b"\n" for item in g.export_audit())
+    return StreamingResponse(lines, media_type="application/x-ndjson")
 
 
 @router.get("/verify", summary="Recompute the clinic's hash chains and signed heads")

@@ -13,7 +13,14 @@ from starlette.concurrency import run_in_threadpool
 
 from carevault.api.deps import GuardDep
 from carevault.api.protocol import if_match
-from carevault.api.routers.shapes import client_fields, created, page, with_etag
+from carevault.api.routers.shapes import (
+    PagingDep,
+    client_fields,
+    created,
+    page,
+    search_terms,
+    with_etag,
+)
 from carevault.domain.base import Entity
 from carevault.domain.clinical import DocumentType, MedicalRecord, RecordType, TreatmentRecord
 from carevault.domain.intake import InsuranceVerification
@@ -169,10 +176,9 @@ def records_by_type(g: GuardDep, record_type: Annotated[RecordType, Query()]) ->
 def documents_by_type(
     g: GuardDep,
     doc_type: Annotated[DocumentType, Query()],
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    paged: PagingDep,
 ) -> dict[str, Any]:
-    listing = g.documents_by_type(doc_type, limit, cursor)
+    listing = g.documents_by_type(doc_type, paged.limit, paged.cursor)
     return page(listing.items, listing.cursor)
 
 
@@ -198,10 +204,8 @@ def records_by(
     g: GuardDep,
     body: Annotated[dict[str, str], Body(examples=[{"by": "medication", "value": "Metformin"}])],
 ) -> dict[str, Any]:
-    by, value = body.get("by"), body.get("value")
-    if not isinstance(by, str):
-        raise ValidationError("search.by", "is required")
-    if not isinstance(value, str) or not value:
+    by, value = search_terms(body)
+    if not value:
         raise ValidationError("search.value", "is required")
     return page(g.records_by(by, value), None)
 

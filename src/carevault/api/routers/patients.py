@@ -8,9 +8,14 @@ from fastapi import APIRouter, Body, Request, Response
 
 from carevault.api.deps import GuardDep, RuntimeDep
 from carevault.api.protocol import IdempotencyKey, create_once, if_match
-from carevault.api.routers.shapes import client_fields, created, page, with_etag
+from carevault.api.routers.shapes import (
+    client_fields,
+    created,
+    page,
+    search_terms,
+    with_etag,
+)
 from carevault.domain.patient import Patient
-from carevault.errors import ValidationError
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 
@@ -79,11 +84,7 @@ def search(
     g: GuardDep,
     body: Annotated[dict[str, str], Body(examples=[{"by": "email", "value": "ana@example.org"}])],
 ) -> dict[str, Any]:
-    by, value = body.get("by"), body.get("value")
-    if not isinstance(by, str):
-        raise ValidationError("search.by", "is required")
-    if not isinstance(value, str):
-        raise ValidationError("search.value", "is required")
+    by, value = search_terms(body)
     if by == "mrn":  # unique in the clinic: a lookup, not a search
         found = g.patient_by_mrn(value)
         return page([] if found is None else [found], None)

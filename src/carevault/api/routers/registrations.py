@@ -8,7 +8,13 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from carevault.api.deps import GuardDep
 from carevault.api.protocol import if_match
-from carevault.api.routers.shapes import client_fields, created, page, with_etag
+from carevault.api.routers.shapes import (
+    PagingDep,
+    client_fields,
+    created,
+    page,
+    with_etag,
+)
 from carevault.domain.intake import RegistrationStatus
 
 router = APIRouter(prefix="/registrations", tags=["registrations"])
@@ -33,11 +39,10 @@ def register(
 @router.get("", summary="Self-registrations in one status, oldest first")
 def registrations(
     g: GuardDep,
+    paged: PagingDep,
     status: Annotated[RegistrationStatus, Query()] = RegistrationStatus.PENDING,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> dict[str, Any]:
-    listing = g.registrations(status, limit, cursor)
+    listing = g.registrations(status, paged.limit, paged.cursor)
     return page(listing.items, listing.cursor)
 
 

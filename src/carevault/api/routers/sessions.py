@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from carevault.access.auth import MfaRequired, Tokens
-from carevault.api.deps import ClaimsDep, RuntimeDep, client_address
+from carevault.api.deps import ClaimsDep, RuntimeDep, SignInAttempt
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -36,10 +36,11 @@ def _tokens(tokens: Tokens) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201, summary="Sign in with email and password")
-def login(body: Login, request: Request, response: Response, rt: RuntimeDep) -> dict[str, Any]:
+@router.post(
+    "", status_code=201, summary="Sign in with email and password", dependencies=[SignInAttempt]
+)
+def login(body: Login, response: Response, rt: RuntimeDep) -> dict[str, Any]:
     """Tokens (201), or an MFA ticket (202) for roles that need a one-time code."""
-    rt.rates.hit(f"LOGIN#{client_address(request)}", rt.limits.login_per_minute)
     result = rt.auth.login(body.email, body.password)
     if isinstance(result, MfaRequired):
         response.status_code = 202
@@ -47,9 +48,10 @@ def login(body: Login, request: Request, response: Response, rt: RuntimeDep) -> 
     return _tokens(result)
 
 
-@router.post("/mfa", status_code=201, summary="Finish sign-in with a TOTP code")
-def mfa(body: Mfa, request: Request, rt: RuntimeDep) -> dict[str, Any]:
-    rt.rates.hit(f"LOGIN#{client_address(request)}", rt.limits.login_per_minute)
+@router.post(
+    "/mfa", status_code=201, summary="Finish sign-in with a TOTP code", dependencies=[SignInAttempt]
+)
+def mfa(body: Mfa, rt: RuntimeDep) -> dict[str, Any]:
     return _tokens(rt.auth.complete_mfa(body.ticket, body.code))
 
 

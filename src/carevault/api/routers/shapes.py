@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Query, Request, Response
 
 from carevault.api.protocol import etag
 from carevault.domain.base import Entity
@@ -44,6 +45,34 @@ def created(request: Request, response: Response, made: Entity) -> dict[str, Any
 def page(items: list[Any], cursor: str | None) -> dict[str, Any]:
     """A page of a listing: its items and the cursor of the next page (null at the end)."""
     return {"items": [public(x) if isinstance(x, Entity) else x for x in items], "next": cursor}
+
+
+@dataclass(frozen=True)
+class Paging:
+    """The page a listing asks for: its size and where the previous page stopped."""
+
+    limit: int
+    cursor: str | None
+
+
+def paging(
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> Paging:
+    return Paging(limit, cursor)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]
+
+
+def search_terms(body: dict[str, Any]) -> tuple[str, str]:
+    """The ``by`` and ``value`` of a search body (searches are POSTs: no PHI in URLs)."""
+    by, value = body.get("by"), body.get("value")
+    if not isinstance(by, str):
+        raise ValidationError("search.by", "is required")
+    if not isinstance(value, str):
+        raise ValidationError("search.value", "is required")
+    return by, value
 
 
 def step_fields(
