@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import ClassVar
 
@@ -110,6 +110,7 @@ class Store(ABC):
     """An item store. Open one with ``carevault.store.open_store(url)``."""
 
     engine: ClassVar[str]
+    url: str | None = None  # the URL it was opened from (another process can open it again)
 
     # -- reads ---------------------------------------------------------------------
 
@@ -239,9 +240,15 @@ class Store(ABC):
             self._drop_table()
 
     def close(self) -> None:
-        """Release connections."""
+        """Release connections (and stop what was started for this store)."""
+        for callback in self.__dict__.pop("_on_close", []):
+            callback()
         with _Translate(self):
             self._close()
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the store is closed."""
+        self.__dict__.setdefault("_on_close", []).append(callback)
 
     def __enter__(self) -> Store:
         return self

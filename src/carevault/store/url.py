@@ -59,12 +59,11 @@ def open_store(url: str) -> Store:
             "store URL: must look like sqlite:///path, postgresql://… or dynamodb://TABLE"
         )
     scheme = url.split("://", 1)[0].lower()
-    if scheme == "sqlite":
-        return _sqlite(url)
-    if scheme in ("postgresql", "postgres"):
-        return _postgres(url)
-    if scheme == "dynamodb":
-        return _dynamodb(url)
+    opener = _OPENERS.get(scheme)
+    if opener is not None:
+        store = opener(url)
+        store.url = url
+        return store
     raise ConfigurationError(f"store URL: unknown engine {scheme!r} (sqlite, postgresql, dynamodb)")
 
 
@@ -121,3 +120,11 @@ def _dynamodb(url: str) -> Store:
         endpoint=endpoint,
         timeout=_number(params, "timeout", 10.0, float),
     )
+
+
+_OPENERS = {
+    "sqlite": _sqlite,
+    "postgresql": _postgres,
+    "postgres": _postgres,
+    "dynamodb": _dynamodb,
+}
