@@ -9,7 +9,7 @@ Old versions stay so heads signed before a rotation still verify.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -18,6 +18,34 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from carevault.crypto.keyring import Keyring, _v
 from carevault.errors import ConflictError, KeyNotFound
 from carevault.store import Attr, Put
+
+
+class HeadSigner(Protocol):
+    """What an audit trail signs its heads and checkpoints with."""
+
+    def sign(self, message: bytes) -> tuple[int, bytes]: ...
+
+    def verify(self, version: int, message: bytes, signature: bytes) -> bool: ...
+
+
+class HeldKey:
+    """One version of a tenant's signing key, held in memory (the audit appender's copy)."""
+
+    def __init__(self, version: int, seed: bytes) -> None:
+        self.version = version
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+
+    def sign(self, message: bytes) -> tuple[int, bytes]:
+        return self.version, self._key.sign(message)
+
+    def verify(self, version: int, message: bytes, signature: bytes) -> bool:
+        if version != self.version:
+            return False
+        try:
+            self._key.public_key().verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
 
 
 class Signer:
@@ -92,6 +120,11 @@ class Signer:
             )
             key = self._private[version] = Ed25519PrivateKey.from_private_bytes(seed)
         return version, key
+
+    def seed(self) -> tuple[int, bytes]:
+        """(version, raw private bytes) of the current key, to hand to the audit appender."""
+        version, key = self.private_key()
+        return version, key.private_bytes_raw()
 
     def public_key(self, version: int) -> Ed25519PublicKey | None:
         """The public key of ``version``, or None if there is no such key."""

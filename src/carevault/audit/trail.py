@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from carevault.audit.signing import Signer
+from carevault.audit.signing import HeadSigner
 from carevault.domain.audit import SHARDS, AuditEvent
 from carevault.errors import ConflictError, StoreUnavailable
 from carevault.repo.records import Staged, commit
@@ -81,7 +81,9 @@ def exported(item: Item) -> dict[str, Any]:
 class AuditTrail:
     """Appends a tenant's events to its chains, and reads them back."""
 
-    def __init__(self, store: Store, signer: Signer, tenant: str, *, shards: int = SHARDS) -> None:
+    def __init__(
+        self, store: Store, signer: HeadSigner, tenant: str, *, shards: int = SHARDS
+    ) -> None:
         self.store, self.signer, self.tenant, self.shards = store, signer, tenant, shards
 
     def partition(self, shard: int) -> str:
