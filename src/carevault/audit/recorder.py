@@ -11,13 +11,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from carevault.audit.appender import appender_for
+from carevault.audit.signing import Signer
 from carevault.audit.trail import AuditTrail
 from carevault.domain.audit import Action, AuditEvent, Level, Outcome
 from carevault.domain.base import utcnow
 from carevault.domain.ids import new_id
 from carevault.repo.records import Staged
+
+
+class Waitable(Protocol):
+    """Events on their way to the trail."""
+
+    def wait(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +85,19 @@ class GroupCommit:
 
 _COMMITTERS: dict[tuple[int, str], GroupCommit] = {}
 _COMMITTERS_LOCK = threading.Lock()
+
+
+class _Pending:
+    """Read events to group-commit in this process when they are waited for."""
+
+    __slots__ = ("events", "group")
+
+    def __init__(self, group: GroupCommit, events: Sequence[dict[str, Any]]) -> None:
+        self.group, self.events = group, events
+
+    def wait(self) -> None:
+        if self.events:
+            self.group.submit(self.events)
 
 
 def committer(trail: AuditTrail) -> GroupCommit:
@@ -155,8 +176,22 @@ class Auditor:
 
     def reads(self, events: Sequence[dict[str, Any]]) -> None:
         """Make read events durable (group commit) before the data is returned."""
-        if events:
-            self._group.submit(events)
+        self.announce(events).wait()
+
+    def announce(self, events: Sequence[dict[str, Any]]) -> Waitable:
+        """Start making read events durable; the data may go out once ``wait`` returns.
+
+        The store's audit appender process takes them if there is one; else they are
+        group-committed here, at ``wait``.
+        """
+        signer = self.trail.signer
+        if events and isinstance(signer, Signer):
+            appender = appender_for(self.trail.store)
+            if appender is not None:
+                receipt = appender.submit(self.trail.tenant, signer, events)
+                if receipt is not None:
+                    return receipt
+        return _Pending(self._group, events)
 
     def commit(self, events: Sequence[dict[str, Any]], change: Sequence[Staged]) -> None:
         """Commit a change together with its events."""

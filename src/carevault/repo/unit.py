@@ -23,6 +23,12 @@ from carevault.store import Attr, ConditionCheck, Item, KeyCondition, SortKey, S
 from carevault.store.types import Index
 
 
+class Waiting(Protocol):
+    """Read events on their way to the audit trail."""
+
+    def wait(self) -> None: ...
+
+
 class AuditSink(Protocol):
     """Where a unit of work sends its audit events (``carevault.audit.Auditor``)."""
 
@@ -35,6 +41,8 @@ class AuditSink(Protocol):
     ) -> dict[str, Any]: ...
 
     def reads(self, events: Sequence[dict[str, Any]]) -> None: ...
+
+    def announce(self, events: Sequence[dict[str, Any]]) -> Waiting: ...
 
     def commit(self, events: Sequence[dict[str, Any]], change: Sequence[Staged]) -> None: ...
 
@@ -138,6 +146,18 @@ class UnitOfWork:
         ]
         self.audit.reads(events)
 
+    def announce(self, item: Item) -> Waiting | None:
+        """Start recording the read of a stored home item, before it is decrypted.
+
+        None when its patient cannot be told from the stored item (``disclose`` it once
+        loaded). What it returns must be waited for before the entity is handed out.
+        """
+        patient = _stored_patient(item)
+        if self.audit is None or patient is None:
+            return None
+        event = self.audit.event(Action.READ, str(item["type"]), str(item["id"]), patient)
+        return self.audit.announce([event])
+
     def load(self, item: Item) -> Entity:
         """The entity a stored home item holds, decrypted."""
         return self.entity(self.records.open(item))
@@ -199,6 +219,14 @@ def _patient(entity: Entity) -> str | None:
     return found if isinstance(found, str) else None
 
 
+def _stored_patient(item: Item) -> str | None:
+    """The patient a stored home item is about, as ``_patient`` tells it once loaded."""
+    if item["type"] in ("PATIENT", "REGISTRATION"):
+        return str(item["id"])
+    found = item.get("plain", {}).get("patient_id")
+    return found if isinstance(found, str) else None
+
+
 def _key(action: Any) -> tuple[str, str]:
     if hasattr(action, "item"):
         return action.item["pk"], action.item["sk"]
@@ -231,8 +259,14 @@ class Repository(Generic[E]):
         if item is None or (item.get("deleted_at") and not deleted):
             return None
         self.uow.remember(item)
-        entity = self._load(item)
-        self.uow.disclose([entity])
+        early = self.uow.announce(item)  # its event travels while the item is decrypted
+        try:
+            entity = self._load(item)
+        finally:
+            if early is not None:
+                early.wait()
+        if early is None:
+            self.uow.disclose([entity])
         return entity
 
     def require(self, entity_id: str) -> E:
