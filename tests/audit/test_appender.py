@@ -23,6 +23,7 @@ from carevault.errors import StoreUnavailable
 from carevault.services import clinics, patients
 from carevault.services.practice import Practice
 from carevault.store import Store, open_store
+from tests.threads import concurrently
 
 pytestmark = pytest.mark.engines
 
@@ -69,22 +70,13 @@ def _events(clinic: Clinic) -> int:
 
 def test_concurrent_reads_are_committed_by_the_appender_process(clinic: Clinic) -> None:
     before = _events(clinic)
-    failures: list[BaseException] = []
 
     def read(k: int) -> None:
         mine = clinic.reader(f"reader{k}")
-        try:
-            for n in range(10):
-                assert mine.uow[Patient].get(clinic.patients[(k + n) % 4]) is not None
-        except BaseException as exc:
-            failures.append(exc)
+        for n in range(10):
+            assert mine.uow[Patient].get(clinic.patients[(k + n) % 4]) is not None
 
-    threads = [threading.Thread(target=read, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures
+    assert not concurrently(read, 8)
     appender = appender_for(clinic.store)
     assert appender is not None and appender.alive
     assert appender._process.pid != os.getpid()

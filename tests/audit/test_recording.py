@@ -17,6 +17,7 @@ from carevault.services import audit_trail, patients, scheduling
 from carevault.services.practice import Practice
 from carevault.store import Store
 from tests.domain.world import HALF_HOUR, World, local, make_world, utc
+from tests.threads import concurrently
 
 
 @pytest.fixture
@@ -82,24 +83,15 @@ def test_concurrent_reads_share_commits(audited: tuple[World, Practice]) -> None
     people = [world.patient() for _ in range(4)]
     world.store.reset()
     start = threading.Barrier(8)
-    failures: list[BaseException] = []
 
     def read(i: int) -> None:
         context = AuditContext(actor=f"reader{i}", role="STAFF", request_id=f"r{i}")
         mine = Practice.open(world.store, world.ring, world.tenant, audit=context)
         start.wait()
-        try:
-            for person in people * 3:
-                mine.uow[Patient].require(person.id)
-        except BaseException as exc:
-            failures.append(exc)
+        for person in people * 3:
+            mine.uow[Patient].require(person.id)
 
-    threads = [threading.Thread(target=read, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures
+    assert not concurrently(read, 8)
     reads = [
         e for e in audit_trail.on_day(practice=p, day=p.now().date()) if e.action is Action.READ
     ]

@@ -26,6 +26,7 @@ from carevault.store import Attr, ConditionCheck, Store, open_store
 from carevault.store.dynamodb import _client_error
 from carevault.store.postgres import _lock_id
 from tests.engines import PG_URL, free_port, store_url
+from tests.threads import concurrently
 
 DRIVER_ERRORS = (sqlite3.Error, psycopg.Error, ClientError, EndpointConnectionError)
 
@@ -187,22 +188,12 @@ def test_errors_name_no_stored_values(store: Store) -> None:
 
 
 def test_threads_share_one_store_safely(store: Store) -> None:
-    errors: list[BaseException] = []
-
     def work(n: int) -> None:
-        try:
-            for i in range(20):
-                store.put({"pk": f"W#{n}", "sk": f"{i:02d}"})
-                assert store.get(f"W#{n}", f"{i:02d}") is not None
-        except BaseException as exc:
-            errors.append(exc)
+        for i in range(20):
+            store.put({"pk": f"W#{n}", "sk": f"{i:02d}"})
+            assert store.get(f"W#{n}", f"{i:02d}") is not None
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert concurrently(work, 4) == []
     assert sum(len(store.query(f"W#{n}").items) for n in range(4)) == 80
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import mmap
 import multiprocessing
 import os
@@ -69,6 +70,7 @@ class Appender:
         self._free = list(range(SLOTS))
         self._lock = threading.Lock()
         self._keys: dict[str, int] = {}  # tenant -> the key version the appender holds
+        self.broken = False  # found dead by a waiter: the next read starts another
         self._process = _CONTEXT.Process(
             target=_serve,
             args=(url, self._shared, self._bells, self._doorbell, os.getpid()),
@@ -111,6 +113,7 @@ class Appender:
         try:
             while not self._bells[slot].acquire(timeout=1.0):
                 if not self.alive:
+                    self.broken = True
                     raise StoreUnavailable("audit: the appender stopped; the read was not returned")
             state = self._shared[at]
             if state != DONE:
@@ -118,7 +121,7 @@ class Appender:
                 text = bytes(self._shared[at + 8 : at + 8 + length]).decode()
                 raise StoreUnavailable(f"audit: the read's event was not recorded ({text})")
         finally:
-            if self.alive:
+            if not self.broken:
                 self._shared[at] = FREE
                 with self._lock:
                     self._free.append(slot)
@@ -207,10 +210,11 @@ def appender_for(store: Store) -> Appender | None:
         return None
     with _APPENDERS_LOCK:
         found = _APPENDERS.get(id(store))
-        if found is None or not found.alive:
+        if found is None or found.broken:
             found = _APPENDERS[id(store)] = Appender(store.url)
-            weakref.finalize(store, _stop, id(store))
-            store.on_close(lambda: _stop(id(store)))
+            stop = functools.partial(_stop, id(store))
+            weakref.finalize(store, stop)
+            store.on_close(stop)
         return found
 
 

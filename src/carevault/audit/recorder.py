@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from carevault.audit.appender import appender_for
 from carevault.audit.signing import Signer
@@ -20,12 +20,7 @@ from carevault.domain.audit import Action, AuditEvent, Level, Outcome
 from carevault.domain.base import utcnow
 from carevault.domain.ids import new_id
 from carevault.repo.records import Staged
-
-
-class Waitable(Protocol):
-    """Events on their way to the trail."""
-
-    def wait(self) -> None: ...
+from carevault.repo.unit import Waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +173,7 @@ class Auditor:
         """Make read events durable (group commit) before the data is returned."""
         self.announce(events).wait()
 
-    def announce(self, events: Sequence[dict[str, Any]]) -> Waitable:
+    def announce(self, events: Sequence[dict[str, Any]]) -> Waiting:
         """Start making read events durable; the data may go out once ``wait`` returns.
 
         The store's audit appender process takes them if there is one; else they are

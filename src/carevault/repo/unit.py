@@ -155,7 +155,7 @@ class UnitOfWork:
         patient = _stored_patient(item)
         if self.audit is None or patient is None:
             return None
-        event = self.audit.event(Action.READ, str(item["type"]), str(item["id"]), patient)
+        event = self.audit.event(Action.READ, item["type"], item["id"], patient)
         return self.audit.announce([event])
 
     def load(self, item: Item) -> Entity:
@@ -211,20 +211,21 @@ class UnitOfWork:
         return listing
 
 
+def _patient_of(type_name: str, record_id: str, patient_id: object) -> str | None:
+    """The patient a record is about: itself for patients and registrations, else its field."""
+    if type_name in ("PATIENT", "REGISTRATION"):
+        return record_id
+    return patient_id if isinstance(patient_id, str) else None
+
+
 def _patient(entity: Entity) -> str | None:
     """The patient an entity is about, if any."""
-    if entity.TYPE in ("PATIENT", "REGISTRATION"):
-        return entity.id
-    found = getattr(entity, "patient_id", None)
-    return found if isinstance(found, str) else None
+    return _patient_of(entity.TYPE, entity.id, getattr(entity, "patient_id", None))
 
 
 def _stored_patient(item: Item) -> str | None:
-    """The patient a stored home item is about, as ``_patient`` tells it once loaded."""
-    if item["type"] in ("PATIENT", "REGISTRATION"):
-        return str(item["id"])
-    found = item.get("plain", {}).get("patient_id")
-    return found if isinstance(found, str) else None
+    """The patient a stored home item is about, from its clear fields (None: not there)."""
+    return _patient_of(item["type"], item["id"], item.get("plain", {}).get("patient_id"))
 
 
 def _key(action: Any) -> tuple[str, str]:
@@ -260,14 +261,14 @@ class Repository(Generic[E]):
             return None
         self.uow.remember(item)
         early = self.uow.announce(item)  # its event travels while the item is decrypted
-        try:
-            entity = self._load(item)
-        finally:
-            if early is not None:
-                early.wait()
         if early is None:
+            entity = self._load(item)
             self.uow.disclose([entity])
-        return entity
+            return entity
+        try:
+            return self._load(item)
+        finally:
+            early.wait()
 
     def require(self, entity_id: str) -> E:
         """The entity with this id; NotFound if there is none in this clinic."""
