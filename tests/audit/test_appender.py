@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from carevault.audit import appender as appender_module
-from carevault.audit.appender import READY, SLOT_BYTES, appender_for
+from carevault.audit.appender import Appender, appender_for
 from carevault.audit.recorder import AuditContext
 from carevault.audit.signing import Signer
 from carevault.audit.trail import AuditTrail, fields_of, verify
@@ -23,6 +22,7 @@ from carevault.errors import StoreUnavailable
 from carevault.services import clinics, patients
 from carevault.services.practice import Practice
 from carevault.store import Store, open_store
+from tests.engines import new_store
 from tests.threads import concurrently
 
 pytestmark = pytest.mark.engines
@@ -68,8 +68,21 @@ def _events(clinic: Clinic) -> int:
     return report.events
 
 
+def _ready(store: Store) -> Appender:
+    """The store's appender once it beats (it starts in the background on first use)."""
+    give_up = time.monotonic() + 60
+    while True:
+        appender = appender_for(store)
+        if appender is not None and appender.ready:
+            return appender
+        assert time.monotonic() < give_up, "the appender never became ready"
+        time.sleep(0.05)
+
+
 def test_concurrent_reads_are_committed_by_the_appender_process(clinic: Clinic) -> None:
     before = _events(clinic)
+    appender = _ready(clinic.store)
+    assert appender.pid is not None and appender.pid != os.getpid()
 
     def read(k: int) -> None:
         mine = clinic.reader(f"reader{k}")
@@ -77,20 +90,106 @@ def test_concurrent_reads_are_committed_by_the_appender_process(clinic: Clinic) 
             assert mine.uow[Patient].get(clinic.patients[(k + n) % 4]) is not None
 
     assert not concurrently(read, 8)
-    appender = appender_for(clinic.store)
-    assert appender is not None and appender.alive
-    assert appender._process.pid != os.getpid()
+    assert appender_for(clinic.store) is appender and appender.ready
     assert _events(clinic) - before == 80
 
 
-def test_a_read_whose_event_is_lost_with_the_appender_is_not_returned(clinic: Clinic) -> None:
+def _first_moment(store: Store, ring: Keyring, name: str) -> None:
+    """32 threads read one patient of a fresh clinic at once; all returned reads audited."""
+    tenant = clinics.create_clinic(store=store, ring=ring, name=name).id
+    plain = Practice.open(store, ring, tenant)
+    person = patients.register(
+        practice=plain,
+        mrn="R-1",
+        first_name="Odile",
+        last_name="Marchetti",
+        date_of_birth="1958-02-11",
+        gender="female",
+    ).id
+    barrier = threading.Barrier(32, timeout=30)
+    returned: list[str] = []
+
+    def read(k: int) -> None:
+        context = AuditContext(actor=f"reader{k}", role="DOCTOR")
+        mine = Practice.open(store, ring, tenant, audit=context)
+        barrier.wait()
+        if mine.uow[Patient].get(person) is not None:
+            returned.append(f"reader{k}")
+
+    failures = concurrently(read, 32, timeout=30)
+    assert not failures, failures
+    trail = AuditTrail(store, Signer(ring, tenant), tenant)
+    readers = {
+        f["actor_id"]
+        for s in range(trail.shards)
+        for i in trail.events(s)
+        if (f := fields_of(i))["action"] == "READ" and f["resource_id"] == person
+    }
+    assert len(returned) == 32 and readers >= set(returned)
+
+
+def test_reads_at_the_first_moment_of_fresh_stores_never_hang(
+    make_store: Callable[[], Store], engine: str, endpoint: str | None, tmp_path: Path
+) -> None:
+    """30 fresh stores, each read by 32 threads while its appender starts: no hang."""
+    give_up = time.monotonic() + 60
+    ring = Keyring(make_store(), LocalKeyProvider.create(tmp_path / "root.key"))
+    for round_ in range(30):
+        assert time.monotonic() < give_up, f"30 rounds took over a minute (round {round_})"
+        store = new_store(engine, tmp_path, endpoint)  # dropped at the round's end
+        try:
+            _first_moment(store, ring, f"Round {round_}")
+        finally:
+            store.drop_table()
+            store.close()  # stops its appender
+
+
+def test_a_frozen_appender_fails_reads_within_the_deadline_and_is_replaced(
+    clinic: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CAREVAULT_AUDIT_DEADLINE", "2")
     reader = clinic.reader()
-    reader.uow[Patient].get(clinic.patients[0])  # starts the appender
-    appender = appender_for(clinic.store)
-    assert appender is not None
-    pid = appender._process.pid
-    assert pid is not None
-    os.kill(pid, signal.SIGSTOP)  # the appender is stuck ...
+    frozen = _ready(clinic.store)
+    assert frozen.pid is not None
+    os.kill(frozen.pid, signal.SIGSTOP)  # the appender is stuck
+    outcome: list[object] = []
+
+    def read() -> None:
+        try:
+            outcome.append(reader.uow[Patient].get(clinic.patients[1]))
+        except StoreUnavailable as exc:
+            outcome.append(exc)
+
+    started = time.monotonic()
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "a read waited on a frozen appender past its deadline"
+    waited = time.monotonic() - started
+    assert len(outcome) == 1 and isinstance(outcome[0], StoreUnavailable), outcome
+    assert "Odile" not in str(outcome[0])
+    assert waited < 30
+    assert clinic.patients[1] not in clinic.reads()
+    assert frozen.broken
+    # the next reads are served (in this process while a new appender starts, then by it)
+    assert reader.uow[Patient].get(clinic.patients[2]) is not None
+    assert clinic.patients[2] in clinic.reads()
+    fresh = _ready(clinic.store)
+    assert fresh is not frozen and fresh.pid != frozen.pid
+    assert reader.uow[Patient].get(clinic.patients[3]) is not None
+    assert clinic.patients[3] in clinic.reads()
+    give_up = time.monotonic() + 30
+    while frozen.alive:  # the frozen one was killed, not left behind
+        assert time.monotonic() < give_up, "the frozen appender was left running"
+        time.sleep(0.05)
+    assert _events(clinic) >= 2
+
+
+def test_a_dead_appender_fails_the_read_holding_its_event(clinic: Clinic) -> None:
+    reader = clinic.reader()
+    dead = _ready(clinic.store)
+    assert dead.pid is not None
+    os.kill(dead.pid, signal.SIGSTOP)
     outcome: list[object] = []
 
     def read() -> None:
@@ -101,31 +200,24 @@ def test_a_read_whose_event_is_lost_with_the_appender_is_not_returned(clinic: Cl
 
     thread = threading.Thread(target=read)
     thread.start()
-    deadline = time.monotonic() + 10
-    shared = appender._shared
-    while not any(shared[s * SLOT_BYTES] == READY for s in range(appender_module.SLOTS)):
-        assert time.monotonic() < deadline, "the read never handed its event over"
-        time.sleep(0.01)
-    os.kill(pid, signal.SIGKILL)  # ... and dies holding the read's event
+    time.sleep(0.3)  # the read has handed its event over to the stopped appender
+    os.kill(dead.pid, signal.SIGKILL)  # ... which dies holding it
     thread.join(timeout=30)
-    assert len(outcome) == 1 and isinstance(outcome[0], StoreUnavailable)
-    assert "Odile" not in str(outcome[0])
+    assert len(outcome) == 1 and isinstance(outcome[0], StoreUnavailable), outcome
     assert clinic.patients[1] not in clinic.reads()
-    # the next read starts another appender and is recorded
     assert reader.uow[Patient].get(clinic.patients[2]) is not None
     assert clinic.patients[2] in clinic.reads()
-    assert _events(clinic) >= 2
 
 
 def test_closing_the_store_stops_its_appender(clinic: Clinic) -> None:
     assert clinic.store.url is not None
     other = open_store(clinic.store.url)  # another handle on the same store
+    appender = _ready(other)
+    assert appender is not _ready(clinic.store)
     context = AuditContext(actor="reader", role="DOCTOR")
     Practice.open(other, clinic.ring, clinic.tenant, audit=context).uow[Patient].get(
         clinic.patients[0]
     )
-    appender = appender_for(other)
-    assert appender is not None and appender.alive and appender is not appender_for(clinic.store)
     other.close()
     assert not appender.alive
     assert clinic.patients[0] in clinic.reads()
@@ -133,6 +225,7 @@ def test_closing_the_store_stops_its_appender(clinic: Clinic) -> None:
 
 def test_a_rotated_signing_key_reaches_the_appender(clinic: Clinic) -> None:
     reader = clinic.reader()
+    _ready(clinic.store)
     reader.uow[Patient].get(clinic.patients[0])
     signer = Signer(clinic.ring, clinic.tenant)
     assert signer.rotate() == 2
@@ -152,6 +245,7 @@ def test_thread_mode_and_oversized_batches_append_in_process(
     clinic: Clinic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reader = clinic.reader()
+    _ready(clinic.store)
     many = [
         reader.uow.audit.event(Action.READ, "PATIENT", p, p)  # type: ignore[union-attr]
         for p in clinic.patients * 100

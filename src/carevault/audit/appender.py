@@ -8,44 +8,74 @@ group-committing whatever arrived while its last commit ran. A reading thread ha
 events over through shared memory and rings a semaphore (neither gives up the
 interpreter lock), decrypts what it read meanwhile, then waits on its slot.
 
-Shared memory holds ``SLOTS`` slots of ``SLOT_BYTES``: byte 0 the slot's state, bytes
-4..8 the length of what follows, then JSON (``{tenant, key, events}`` going in, an error
-text coming back). Events carry ids and enums only, never PHI; ``key`` is the tenant's
-current signing key the first time the appender needs it (the mapping is shared with
-the appender alone). The appender is forked from the process that first needs it and
-touches nothing it inherited but the shared memory and the semaphores: it opens the
-store again from its URL.
+The appender is *spawned* (a fresh interpreter, fork + exec at once), never forked from
+this process: a fork of a process with threads copies locks held by threads that do not
+exist in the child (SQLite's, the allocator's, logging's), and the child can hang on them
+for ever. A spawned child inherits no descriptor but its own pipes, so it never holds a
+server's listening socket. It dies with its parent: a parent-death signal (set for the
+thread that starts appenders, which lives as long as the process) and a watchdog thread
+on the parent's pipe. Until it reports ready, and whenever it is found dead or frozen,
+reads group-commit in this process instead; a reader never waits past ``deadline()``.
+
+Shared memory (named, ``HEADER`` bytes then ``SLOTS`` slots of ``SLOT_BYTES``): the
+header holds the appender's heartbeat (monotonic seconds, a double), then the stop flag.
+A slot holds its state at byte 0, bytes 4..8 the length of what follows, then JSON
+(``{tenant, key, events}`` going in, an error text coming back). Events carry ids and
+enums only, never PHI; ``key`` is the tenant's current signing key the first time the
+appender needs it (the memory is shared with the appender alone, mode 0600).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import functools
-import mmap
 import multiprocessing
+import multiprocessing.connection
 import os
+import queue
 import signal
 import struct
 import threading
+import time
 import weakref
 from collections.abc import Sequence
+from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
 import orjson
 
 from carevault.audit.signing import HeldKey, Signer
 from carevault.audit.trail import AuditTrail
-from carevault.errors import StoreUnavailable
+from carevault.errors import ConfigurationError, StoreUnavailable
 from carevault.store import Store, open_store
 
 SLOTS = 128
 SLOT_BYTES = 64 * 1024
+HEADER = 64
 FREE, READY, DONE, FAILED = 0, 1, 2, 3
-_STOP = SLOTS * SLOT_BYTES  # one byte after the slots: set when the appender should end
+_BEAT = struct.Struct("<d")  # header bytes 0..8: the appender's last heartbeat
+_STOP = 8  # header byte: set when the appender should end
 _LENGTH = struct.Struct(">I")
-_CONTEXT = multiprocessing.get_context("fork")
+_CONTEXT = multiprocessing.get_context("spawn")
 MODE_VAR = "CAREVAULT_AUDIT_APPENDER"  # "process" (default) or "thread"
+DEADLINE_VAR = "CAREVAULT_AUDIT_DEADLINE"  # seconds a read waits for its event (default 5)
+BEAT_EVERY = 0.2  # the appender's loop beats at least this often
+STALE_AFTER = 2.0  # no heartbeat for this long: the appender is frozen or dead
+_PR_SET_PDEATHSIG = 1
+
+
+def deadline() -> float:
+    """Seconds a read waits for its audit event before it fails (``CAREVAULT_AUDIT_DEADLINE``)."""
+    text = os.environ.get(DEADLINE_VAR, "5")
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ConfigurationError(f"{DEADLINE_VAR}: must be a number of seconds") from None
+    if not 0.5 <= seconds <= 60:
+        raise ConfigurationError(f"{DEADLINE_VAR}: must be from 0.5 to 60 seconds")
+    return seconds
 
 
 class Receipt:
@@ -64,20 +94,38 @@ class Appender:
     """This process's side of one store's appender process."""
 
     def __init__(self, url: str) -> None:
-        self._shared = mmap.mmap(-1, SLOTS * SLOT_BYTES + 1)
+        self._memory = SharedMemory(create=True, size=HEADER + SLOTS * SLOT_BYTES)
+        os.fchmod(self._memory._fd, 0o600)  # type: ignore[attr-defined]
+        self._shared = _buffer(self._memory)
         self._bells = [_CONTEXT.Semaphore(0) for _ in range(SLOTS)]
         self._doorbell = _CONTEXT.Semaphore(0)
         self._free = list(range(SLOTS))
         self._lock = threading.Lock()
         self._keys: dict[str, int] = {}  # tenant -> the key version the appender holds
-        self.broken = False  # found dead by a waiter: the next read starts another
+        self.broken = False  # found dead or frozen: the next read starts another
         self._process = _CONTEXT.Process(
             target=_serve,
-            args=(url, self._shared, self._bells, self._doorbell, os.getpid()),
+            args=(url, self._memory.name, self._bells, self._doorbell, os.getpid()),
             name="carevault-audit-appender",
             daemon=True,
         )
+
+    def start(self) -> None:
         self._process.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    @property
+    def ready(self) -> bool:
+        """Beating: it has opened the store and serves its slots."""
+        return not self.broken and self.beat_age() < STALE_AFTER
+
+    def beat_age(self) -> float:
+        """Seconds since the appender's last heartbeat (infinite before its first)."""
+        (beat,) = _BEAT.unpack_from(self._shared, 0)
+        return time.monotonic() - beat if beat else float("inf")
 
     @property
     def alive(self) -> bool:
@@ -86,7 +134,9 @@ class Appender:
     def submit(
         self, tenant: str, signer: Signer, events: Sequence[dict[str, Any]]
     ) -> Receipt | None:
-        """Hand ``events`` over; None if they do not fit or no slot is free (append here)."""
+        """Hand ``events`` over; None if not ready, they do not fit or no slot is free."""
+        if not self.ready:
+            return None
         version = signer.current()
         key = None
         if self._keys.get(tenant) != version:
@@ -100,7 +150,7 @@ class Appender:
                 return None
             slot = self._free.pop()
             self._keys[tenant] = version
-        at = slot * SLOT_BYTES
+        at = HEADER + slot * SLOT_BYTES
         _LENGTH.pack_into(self._shared, at + 4, len(body))
         self._shared[at + 8 : at + 8 + len(body)] = body
         self._shared[at] = READY
@@ -108,13 +158,19 @@ class Appender:
         return Receipt(self, slot)
 
     def wait(self, slot: int) -> None:
-        """Block until ``slot`` is committed; StoreUnavailable if it failed."""
-        at = slot * SLOT_BYTES
+        """Block until ``slot`` is committed; StoreUnavailable if it failed or timed out."""
+        at = HEADER + slot * SLOT_BYTES
+        give_up = time.monotonic() + deadline()
         try:
-            while not self._bells[slot].acquire(timeout=1.0):
-                if not self.alive:
-                    self.broken = True
+            while not self._bells[slot].acquire(timeout=0.25):
+                if self.broken:
                     raise StoreUnavailable("audit: the appender stopped; the read was not returned")
+                if self.beat_age() > STALE_AFTER or time.monotonic() > give_up:
+                    self.abandon()
+                    raise StoreUnavailable(
+                        "audit: the read's event was not recorded in time; the read was not "
+                        "returned"
+                    )
             state = self._shared[at]
             if state != DONE:
                 (length,) = _LENGTH.unpack_from(self._shared, at + 4)
@@ -126,42 +182,75 @@ class Appender:
                 with self._lock:
                     self._free.append(slot)
 
+    def abandon(self) -> None:
+        """Give up on a frozen or dead appender: kill it; the next read starts another."""
+        self.broken = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            self._process.kill()
+
     def close(self) -> None:
-        """Let the appender finish what it holds and end."""
-        if self._process.is_alive():
+        """Let the appender finish what it holds and end; remove its shared memory's name."""
+        if self._process.pid is not None and self._process.is_alive():
             self._shared[_STOP] = 1
             self._doorbell.release()
             self._process.join(timeout=10)
             if self._process.is_alive():
-                self._process.terminate()
+                self._process.kill()
                 self._process.join(timeout=5)
+        self.broken = True
+        with contextlib.suppress(FileNotFoundError):  # the mapping goes with this object
+            self._memory.unlink()
 
 
-def _serve(
-    url: str,
-    shared: mmap.mmap,
-    bells: list[Any],
-    doorbell: Any,
-    parent: int,
-) -> None:
+def _buffer(memory: SharedMemory) -> memoryview:
+    found = memory.buf
+    if found is None:
+        raise StoreUnavailable("audit: the appender's shared memory is closed")
+    return found
+
+
+def _die_with(parent: int) -> None:
+    """End this process when ``parent`` does, even while its main thread is blocked."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the signal was set
+        os._exit(0)
+    me = multiprocessing.parent_process()
+    sentinel = me.sentinel if me is not None else None
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            if sentinel is not None and multiprocessing.connection.wait([sentinel], timeout=1.0):
+                break
+            if sentinel is None:
+                time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _serve(url: str, name: str, bells: list[Any], doorbell: Any, parent: int) -> None:
     """The appender process: commit ready slots, a batch per tenant, until told to stop."""
+    _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when it ends
+    memory = SharedMemory(name=name)
+    shared = _buffer(memory)
     store = open_store(url)
     keys: dict[str, HeldKey] = {}
     try:
         while not shared[_STOP]:
-            if not doorbell.acquire(timeout=1.0):
-                if os.getppid() != parent:
-                    return
+            _BEAT.pack_into(shared, 0, time.monotonic())
+            if not doorbell.acquire(timeout=BEAT_EVERY):
                 continue
             while doorbell.acquire(False):  # one pass serves every ring so far
                 pass
-            ready = [s for s in range(SLOTS) if shared[s * SLOT_BYTES] == READY]
             by_tenant: dict[str, list[tuple[int, list[dict[str, Any]]]]] = {}
-            for slot in ready:
-                at = slot * SLOT_BYTES
+            for slot in range(SLOTS):
+                at = HEADER + slot * SLOT_BYTES
+                if shared[at] != READY:
+                    continue
                 (length,) = _LENGTH.unpack_from(shared, at + 4)
-                message = orjson.loads(shared[at + 8 : at + 8 + length])
+                message = orjson.loads(bytes(shared[at + 8 : at + 8 + length]))
                 if message["key"] is not None:
                     version, seed = message["key"]
                     keys[message["tenant"]] = HeldKey(int(version), bytes.fromhex(seed))
@@ -170,6 +259,8 @@ def _serve(
                 _commit(store, keys, tenant, entries, shared, bells)
     finally:
         store.close()
+        del shared
+        memory.close()
 
 
 def _commit(
@@ -177,7 +268,7 @@ def _commit(
     keys: dict[str, HeldKey],
     tenant: str,
     entries: list[tuple[int, list[dict[str, Any]]]],
-    shared: mmap.mmap,
+    shared: memoryview,
     bells: list[Any],
 ) -> None:
     """Append one tenant's ready events together; tell every slot how it went."""
@@ -190,13 +281,46 @@ def _commit(
     except Exception as exc:  # every slot of the batch learns it failed, and why
         state, text = FAILED, f"{type(exc).__name__}: {exc}"[:500].encode()
     for slot, _ in entries:
-        at = slot * SLOT_BYTES
+        at = HEADER + slot * SLOT_BYTES
         _LENGTH.pack_into(shared, at + 4, len(text))
         shared[at + 8 : at + 8 + len(text)] = text
         shared[at] = state
         bells[slot].release()
 
 
+class _Starter:
+    """One long-lived thread starts every appender of this process.
+
+    A parent-death signal fires when the *thread* that started the child ends; request
+    threads come and go, this one lasts as long as the process.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Appender] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self, appender: Appender) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="carevault-appender-starter", daemon=True
+                )
+                self._thread.start()
+        self._queue.put(appender)
+
+    def _run(self) -> None:
+        while True:
+            appender = self._queue.get()
+            if appender.broken:  # closed before it started
+                continue
+            try:
+                appender.start()
+            except Exception:  # reads keep committing in process; the next one tries again
+                appender.broken = True
+
+
+_STARTER = _Starter()
 _APPENDERS: dict[int, Appender] = {}
 _APPENDERS_LOCK = threading.Lock()
 
@@ -205,17 +329,34 @@ def appender_for(store: Store) -> Appender | None:
     """The appender of ``store`` (started on first use); None to append in this process.
 
     None when the store was not opened from a URL, or ``CAREVAULT_AUDIT_APPENDER=thread``.
+    The appender may still be starting: its ``submit`` then returns None.
     """
     if store.url is None or os.environ.get(MODE_VAR, "process") == "thread":
         return None
     with _APPENDERS_LOCK:
         found = _APPENDERS.get(id(store))
-        if found is None or found.broken:
+        if found is not None and found.broken:
+            _retire(found)
+            found = None
+        if found is None:
             found = _APPENDERS[id(store)] = Appender(store.url)
-            stop = functools.partial(_stop, id(store))
-            weakref.finalize(store, stop)
-            store.on_close(stop)
+            _STARTER.start(found)
+            if not hasattr(store, "_appender_hooked"):
+                stop = functools.partial(_stop, id(store))
+                weakref.finalize(store, stop)
+                store.on_close(stop)
+                store.__dict__["_appender_hooked"] = True
         return found
+
+
+def _retire(appender: Appender) -> None:
+    """Close a broken appender off the caller's path (it may take a moment)."""
+    threading.Thread(target=appender.close, name="appender-retire", daemon=True).start()
+
+
+def stop_appender(store: Store) -> None:
+    """Stop ``store``'s appender now (reads go on in process until the next one starts)."""
+    _stop(id(store))
 
 
 def _stop(key: int) -> None:

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from carevault.audit.appender import appender_for
+from carevault.audit.appender import appender_for, deadline
 from carevault.audit.signing import Signer
 from carevault.audit.trail import AuditTrail
 from carevault.domain.audit import Action, AuditEvent, Level, Outcome
 from carevault.domain.base import utcnow
 from carevault.domain.ids import new_id
+from carevault.errors import StoreUnavailable
 from carevault.repo.records import Staged
 from carevault.repo.unit import Waiting
 
@@ -58,7 +59,8 @@ class GroupCommit:
             self._leading = True
         if lead:
             self._lead()
-        waiter.done.wait()
+        if not waiter.done.wait(deadline()):
+            raise StoreUnavailable("audit: the read's event was not recorded in time")
         if waiter.error is not None:
             raise waiter.error
 
