@@ -28,7 +28,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from carevault.crypto.aead import cipher, open_sealed, seal
 from carevault.crypto.providers import KEY_BYTES, KeyProvider
-from carevault.errors import ConditionFailed, ConflictError, KeyDestroyed, KeyNotFound
+from carevault.errors import (
+    ConditionFailed,
+    ConflictError,
+    KeyDestroyed,
+    KeyNotFound,
+    NotFound,
+)
 from carevault.store import Attr, Put, Store
 
 Progress = Callable[[int], None]
@@ -129,6 +135,15 @@ class Keyring:
             except ConflictError:  # a racing creator: look again
                 continue
         raise KeyNotFound(f"tenant {tenant!r}: keys could not be created")
+
+    def has_tenant(self, tenant: str) -> bool:
+        """Whether ``tenant`` was created (its keys exist); reads only."""
+        return tenant in self._ensured or self.keys.get(f"T#{tenant}#BRANCH", "#") is not None
+
+    def require_tenant(self, tenant: str) -> None:
+        """NotFound unless ``tenant`` was created."""
+        if not self.has_tenant(tenant):
+            raise NotFound("tenant", tenant)
 
     def tenants(self) -> list[str]:
         """Every tenant with keys."""

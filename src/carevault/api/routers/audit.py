@@ -64,5 +64,6 @@ def verify(g: GuardDep) -> dict[str, Any]:
     return {
         "intact": report.intact,
         "events": report.events,
+        "digests": report.digests,
         "breaks": [{"shard": b.shard, "seq": b.seq, "problem": b.problem} for b in report.breaks],
     }
