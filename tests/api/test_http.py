@@ -44,10 +44,16 @@ def _patients(api: Api) -> int:
 
 def test_health_and_headers(sqlite_api: Api) -> None:
     live = sqlite_api.client.get(f"{PREFIX}/health/live")
-    ready = sqlite_api.client.get(f"{PREFIX}/health/ready", headers={"X-Request-ID": "abc-123"})
+    given = "5f0c9a52-3c1e-4d0b-9a55-2f9e5c0c1d7e"
+    ready = sqlite_api.client.get(f"{PREFIX}/health/ready", headers={"X-Request-ID": given})
     assert live.json() == {"status": "ok"}
     assert ready.json() == {"status": "ready", "engine": "sqlite"}
-    assert ready.headers["x-request-id"] == "abc-123"
+    assert ready.headers["x-request-id"] == given
+    # free text is never taken as a request id: it would go into audit events
+    texty = sqlite_api.client.get(
+        f"{PREFIX}/health/live", headers={"X-Request-ID": "John-Smith-987-65-4321"}
+    )
+    assert "Smith" not in texty.headers["x-request-id"]
     assert ready.headers["x-content-type-options"] == "nosniff"
     assert ready.headers["cache-control"] == "no-store"
     assert "access-control-allow-origin" not in ready.headers  # CORS is off

@@ -9,6 +9,7 @@ clinic's audit trail; nothing reaches the other clinic.
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,7 +57,7 @@ class Http:
     request_id: str = ""
 
     def send(self, method: str, path: str, etag: int | None = None, **extra: Any) -> httpx.Response:
-        self.request_id = f"matrix-{next(ids)}"
+        self.request_id = str(uuid.UUID(int=next(ids) + 1))
         headers = {**self.headers, "X-Request-ID": self.request_id}
         if etag is not None:
             headers["If-Match"] = f'"{etag}"'

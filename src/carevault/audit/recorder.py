@@ -18,7 +18,7 @@ from carevault.audit.signing import Signer
 from carevault.audit.trail import AuditTrail
 from carevault.domain.audit import Action, AuditEvent, Level, Outcome
 from carevault.domain.base import utcnow
-from carevault.domain.ids import new_id
+from carevault.domain.ids import new_id, well_formed_id
 from carevault.errors import StoreUnavailable
 from carevault.repo.records import Staged
 from carevault.repo.unit import Waiting
@@ -124,8 +124,16 @@ class Auditor:
         outcome: Outcome = Outcome.SUCCESS,
         level: Level = Level.HIPAA,
     ) -> dict[str, Any]:
-        """An event of this request's actor, as the fields the chain stores."""
+        """An event of this request's actor, as the fields the chain stores.
+
+        An id that is not well formed (a request's path text, say) is never written: the
+        event records the attempt with the id withheld.
+        """
         c = self.context
+        resource, patient = well_formed_id(resource_id), well_formed_id(patient_id)
+        withheld = (resource is None and resource_id is not None) or (
+            patient is None and patient_id is not None
+        )
         if self._checked is None:  # the context's own values are validated once
             self._checked = AuditEvent.create(
                 at=utcnow(),
@@ -137,7 +145,7 @@ class Auditor:
                 request_id=c.request_id,
             )
         now = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
-        return {
+        fields: dict[str, Any] = {
             "id": new_id(),
             "created_at": now,
             "updated_at": now,
@@ -149,13 +157,16 @@ class Auditor:
             "role": c.role,
             "action": action.value,
             "resource_type": resource_type,
-            "resource_id": resource_id,
-            "patient_id": patient_id,
+            "resource_id": resource,
+            "patient_id": patient,
             "purpose": c.purpose,
             "outcome": outcome.value,
             "level": level.value,
             "request_id": c.request_id,
         }
+        if withheld:
+            fields["withheld"] = True
+        return fields
 
     def record(
         self,

@@ -26,15 +26,18 @@ import logging
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from pydantic import ValidationError as PydanticError
 
 from carevault.audit.digest import ChainState, Digest, sign
 from carevault.audit.merkle import Frontier, leaf_hash
 from carevault.audit.signing import HeadSigner
 from carevault.audit.witness import Witness, witness_for
-from carevault.domain.audit import SHARDS, AuditEvent
+from carevault.domain.audit import SHARDS, Action, AuditEvent, Level, Outcome
+from carevault.domain.ids import new_id, well_formed_id
 from carevault.errors import ConflictError, StoreUnavailable
 from carevault.repo.records import Staged, commit
 from carevault.store import Attr, Index, Item, KeyCondition, Put, SortKey, Store
@@ -100,9 +103,40 @@ INDEX_ATTRIBUTES = ("gsi1pk", "gsi1sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk")
 
 
 def event_of(item: Item) -> AuditEvent:
-    """The event a stored chain item holds."""
-    fields = {k: v for k, v in fields_of(item).items() if k != "tenant"}
-    return AuditEvent.model_validate(fields, context={"stored": True})
+    """The event a stored chain item holds; never fails, so a listing never does.
+
+    An id field that is not a well-formed id (written before ids were checked) is shown
+    withheld; an event that still does not read is shown as UNREADABLE, with its place.
+    """
+    try:
+        fields = {k: v for k, v in fields_of(item).items() if k != "tenant"}
+    except (KeyError, TypeError, orjson.JSONDecodeError):
+        fields = {}
+    for name in AuditEvent.IDS:
+        if fields.get(name) is not None and well_formed_id(fields[name]) != fields[name]:
+            fields[name], fields["withheld"] = None, True
+    try:
+        return AuditEvent.model_validate(fields, context={"stored": True})
+    except PydanticError:
+        return _unreadable(fields, item)
+
+
+def _unreadable(fields: dict[str, Any], item: Item) -> AuditEvent:
+    """A stand-in for a stored event that does not read as one (its place kept)."""
+    shard = fields.get("shard")
+    return AuditEvent.create(
+        id=well_formed_id(fields.get("id")) or new_id(),
+        at=datetime(1970, 1, 1, tzinfo=UTC),
+        shard=shard if isinstance(shard, int) and 0 <= shard < SHARDS else 0,
+        seq=int(str(item.get("sk", "E#0"))[2:] or 0),
+        actor_id="unreadable",
+        role="UNREADABLE",
+        action=Action.READ,
+        resource_type="UNREADABLE",
+        outcome=Outcome.FAILURE,
+        level=Level.CRITICAL,
+        withheld=True,
+    )
 
 
 def exported(item: Item) -> dict[str, Any]:

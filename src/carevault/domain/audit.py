@@ -81,6 +81,10 @@ class AuditEvent(Entity):
     outcome: Outcome = Outcome.SUCCESS
     level: Level = Level.HIPAA
     request_id: str | None = Field(default=None, max_length=64)
+    withheld: bool = False  # the request named an id that was not a well-formed one
+
+    IDS: ClassVar[tuple[str, ...]] = ("resource_id", "patient_id")
+    """Fields that hold ids taken from requests: recorded only when well formed."""
 
     @model_validator(mode="after")
     def _derived(self) -> AuditEvent:

@@ -24,6 +24,14 @@ def check_id(value: object, field: str = "id") -> str:
         raise ValidationError(field, "must be a 26-character ULID") from None
 
 
+def well_formed_id(value: object) -> str | None:
+    """``value`` as an id if it is one carevault could have issued, else None."""
+    try:
+        return check_id(value)
+    except ValidationError:
+        return None
+
+
 def id_time(value: str) -> datetime:
     """When an id was made (UTC, millisecond precision)."""
     return ULID.from_str(check_id(value)).datetime
