@@ -24,6 +24,8 @@ TARGETS = {
     ("sqlite", "record_roundtrip"): 0.5,
     ("sqlite", "audited_read"): 0.7,
     ("postgresql", "audited_read"): 0.7,
+    ("sqlite", "witnessed_write"): 0.7,
+    ("postgresql", "witnessed_write"): 0.7,
     ("sqlite", "http_get_patient"): 0.4,
 }
 LATENCY_TARGETS = {"provider_day_1M/10k": 1.5}

@@ -37,7 +37,7 @@ def new_ring(make_store: Callable[[], Store], tmp_path: Path) -> Keyring:
 
 
 def new_records(store: Store, ring: Keyring, tenant: str = "clinic1") -> Records:
-    return Records(store, ring, tenant, TYPES)
+    return Records(store, ring, tenant, TYPES, create=True)
 
 
 def patient(i: int, last: str = "Whitford") -> dict[str, object]:

@@ -32,6 +32,7 @@ from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action, Level, Outcome
 from carevault.domain.base import utcnow
 from carevault.domain.clinic import ApiClient, Clinic, Role, User
+from carevault.domain.ids import check_id
 from carevault.domain.intake import Session
 from carevault.errors import (
     AccountLocked,
@@ -41,6 +42,7 @@ from carevault.errors import (
     InvalidToken,
 )
 from carevault.repo import credentials
+from carevault.repo.records import PLATFORM
 from carevault.repo.unit import UnitOfWork
 from carevault.services.clinics import find_login
 from carevault.store import Store
@@ -220,7 +222,9 @@ class Authenticator:
         now = self.now()
         try:
             tenant, session_id, secret = token.split(".", 2)
-            uow = self._uow(tenant)
+            if tenant != PLATFORM:
+                check_id(tenant, "refresh token")
+            uow = self._uow(tenant)  # NotFound for a tenant never created: nothing is written
             session = uow[Session].get(session_id)
         except (ValueError, CarevaultError):
             raise InvalidToken("refresh token: malformed") from None

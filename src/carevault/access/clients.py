@@ -13,8 +13,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from carevault.access.policy import Principal
 from carevault.crypto.keyring import Keyring
 from carevault.domain.clinic import ApiClient, Role
+from carevault.domain.ids import check_id
 from carevault.errors import AuthenticationFailed, CarevaultError, StaleVersion
 from carevault.repo.credentials import HASHER
+from carevault.repo.records import PLATFORM
 from carevault.repo.unit import UnitOfWork
 from carevault.store import Store
 
@@ -52,6 +54,8 @@ def authenticate_client(*, store: Store, ring: Keyring, credential: str) -> Prin
     """The principal of a valid, active client credential; AuthenticationFailed if not."""
     try:
         tenant, client_id, secret = credential.split(".", 2)
+        if tenant != PLATFORM:
+            check_id(tenant, "credential")
         client = UnitOfWork(store, ring, tenant)[ApiClient].get(client_id)
     except (ValueError, CarevaultError):  # malformed credentials name nothing
         HASHER.hash("x" * 43)

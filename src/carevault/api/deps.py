@@ -40,6 +40,14 @@ def sign_in_attempt(request: Request, rt: RuntimeDep) -> None:
 SignInAttempt = Depends(sign_in_attempt)
 
 
+def anonymous_request(request: Request, rt: RuntimeDep) -> None:
+    """Count a request that carries no token against the caller's address."""
+    rt.rates.hit(f"ANON#{client_address(request)}", rt.limits.per_minute)
+
+
+AnonymousRequest = Depends(anonymous_request)
+
+
 def claims(
     rt: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],

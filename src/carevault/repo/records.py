@@ -175,11 +175,25 @@ class Records:
     """Sealed records of one tenant; keys are built from that tenant alone."""
 
     def __init__(
-        self, store: Store, ring: Keyring, tenant: str, types: Sequence[RecordType]
+        self,
+        store: Store,
+        ring: Keyring,
+        tenant: str,
+        types: Sequence[RecordType],
+        *,
+        create: bool = False,
     ) -> None:
+        """Records of an existing tenant (NotFound if it was never created).
+
+        ``create`` makes the tenant's keys first (creating a clinic does this, and only
+        that): a token or a credential naming a made-up tenant creates nothing.
+        """
         self.store, self.ring, self.tenant = store, ring, tenant
         self.types = {t.name: t for t in types}
-        ring.ensure_tenant(tenant)
+        if create or tenant == PLATFORM:
+            ring.ensure_tenant(tenant)
+        else:
+            ring.require_tenant(tenant)
         if any(u.across_tenants for t in types for u in t.uniques):
             ring.ensure_tenant(PLATFORM)
 

@@ -75,13 +75,14 @@ class UnitOfWork:
         phone_region: str = "US",
         clock: Clock = utcnow,
         audit: AuditSink | None = None,
+        create_tenant: bool = False,
     ) -> None:
         self.store, self.tenant, self.actor, self.clock = store, tenant, actor, clock
         self.audit = audit
         self._events: list[dict[str, Any]] = []
         self.phone_region = phone_region
         types = [record_type(cls, phone_region) for cls in BY_TYPE.values()]
-        self.records = Records(store, ring, tenant, types)
+        self.records = Records(store, ring, tenant, types, create=create_tenant)
         self._staged: list[Staged] = []
         self._keys: set[tuple[str, str]] = set()
         self._read: dict[tuple[str, str], Item] = {}

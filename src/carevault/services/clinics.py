@@ -22,7 +22,7 @@ def create_clinic(
 ) -> Clinic:
     """Create a clinic: its sealed home item and its directory entry, in one transaction."""
     clinic = Clinic.create(**fields, created_by=actor, updated_by=actor)
-    uow = UnitOfWork(store, ring, clinic.id, actor=actor)
+    uow = UnitOfWork(store, ring, clinic.id, actor=actor, create_tenant=True)
     saved = uow[Clinic].add(clinic)
     entry = {"pk": DIRECTORY, "sk": clinic.id, "name": clinic.name, "active": clinic.active}
     uow.stage([Staged(Put(entry, Attr("pk").not_exists()))])

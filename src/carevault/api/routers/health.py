@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from carevault.api.deps import RuntimeDep
+from carevault.api.deps import AnonymousRequest, RuntimeDep
 
-router = APIRouter(prefix="/health", tags=["health"])
+router = APIRouter(prefix="/health", tags=["health"], dependencies=[AnonymousRequest])
 
 
 @router.get("/live", summary="The process answers")

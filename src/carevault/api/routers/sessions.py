@@ -55,7 +55,12 @@ def mfa(body: Mfa, rt: RuntimeDep) -> dict[str, Any]:
     return _tokens(rt.auth.complete_mfa(body.ticket, body.code))
 
 
-@router.post("/refresh", status_code=201, summary="Trade a refresh token for new tokens")
+@router.post(
+    "/refresh",
+    status_code=201,
+    summary="Trade a refresh token for new tokens",
+    dependencies=[SignInAttempt],
+)
 def refresh(body: Refresh, rt: RuntimeDep) -> dict[str, Any]:
     return _tokens(rt.auth.refresh(body.refresh_token))
 
