@@ -311,7 +311,10 @@ class _Starter:
 
     def _run(self) -> None:
         while True:
-            appender = self._queue.get()
+            try:
+                appender = self._queue.get(timeout=60)  # idle: nothing to start
+            except queue.Empty:
+                continue
             if appender.broken:  # closed before it started
                 continue
             try:

@@ -112,6 +112,10 @@ def event_of(item: Item) -> AuditEvent:
         fields = {k: v for k, v in fields_of(item).items() if k != "tenant"}
     except (KeyError, TypeError, orjson.JSONDecodeError):
         fields = {}
+    try:
+        return AuditEvent.model_validate(fields, context={"stored": True})
+    except PydanticError:
+        pass
     for name in AuditEvent.IDS:
         if fields.get(name) is not None and well_formed_id(fields[name]) != fields[name]:
             fields[name], fields["withheld"] = None, True

@@ -112,6 +112,7 @@ def _tour(data: Store, ring: Keyring) -> None:
         table.add_column(column, overflow="fold")
     for row in clinics.list_clinics(store=data).items:
         practice = Practice.open(data, ring, row["id"])
+        practice.audit.witness_digest()  # the seeded trail is witnessed from the start
         active = patients.by_status(practice=practice, status=PatientStatus.ACTIVE, limit=1000)
         today = practice.local_date(practice.now())
         day = scheduling.day_schedule(practice=practice, day=today)
@@ -120,6 +121,7 @@ def _tour(data: Store, ring: Keyring) -> None:
     console.print(
         "Names, contact details, SSNs and clinical content are sealed with AES-256-GCM under "
         "each patient's own key; searches by email, phone, MRN or last name go through "
-        "blind-index beacons. `carevault audit verify` checks the audit trail the seeding wrote; "
+        "blind-index beacons. `carevault audit verify` checks the audit trail the seeding wrote "
+        "against the digests in its witness log; "
         "`carevault store info` shows the engine and its change feed."
     )

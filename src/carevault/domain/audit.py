@@ -75,7 +75,7 @@ class AuditEvent(Entity):
     role: str = Field(min_length=1, max_length=20)
     action: Action
     resource_type: str = Field(min_length=1, max_length=20, pattern=r"^[A-Z_]+$")
-    resource_id: str | None = Field(default=None, max_length=64)
+    resource_id: Id | None = None
     patient_id: Id | None = None
     purpose: str = Field(default="TREATMENT", max_length=20, pattern=r"^[A-Z_]+$")
     outcome: Outcome = Outcome.SUCCESS
