@@ -193,6 +193,8 @@ class Appender:
         if self._process.pid is not None and self._process.is_alive():
             self._shared[_STOP] = 1
             self._doorbell.release()
+            if self.beat_age() == float("inf"):  # still starting: it holds no events yet
+                self._process.kill()
             self._process.join(timeout=10)
             if self._process.is_alive():
                 self._process.kill()

@@ -138,7 +138,12 @@ class Keyring:
 
     def has_tenant(self, tenant: str) -> bool:
         """Whether ``tenant`` was created (its keys exist); reads only."""
-        return tenant in self._ensured or self.keys.get(f"T#{tenant}#BRANCH", "#") is not None
+        if tenant in self._ensured:
+            return True
+        if self.keys.get(f"T#{tenant}#BRANCH", "#") is None:
+            return False
+        self._ensured.add(tenant)  # tenants are never deleted: remembered for good
+        return True
 
     def require_tenant(self, tenant: str) -> None:
         """NotFound unless ``tenant`` was created."""
