@@ -12,8 +12,8 @@
     │   └── KeyNotFound           no key exists for that tenant, subject or version
     │       └── KeyDestroyed      the subject's key was shredded: its data is gone for good
     ├── NotFound                  no such entity in this clinic (or it was deleted)
-    ├── AuthenticationFailed      the credentials sign no one in (which part is not said)
-    │   ├── AccountLocked         too many failed logins: locked for a while
+    ├── AuthenticationFailed      the credentials sign no one in (which part, or a lockout,
+    │   │                         is not said: a locked account reads as a wrong password)
     │   └── InvalidToken          a token is forged, expired, revoked or for something else
     ├── PermissionDenied          the principal may not do this; names the permission
     ├── ConflictError             a write lost to a condition or to another writer
@@ -82,10 +82,6 @@ class NotFound(CarevaultError):
 
 class AuthenticationFailed(CarevaultError):
     """The credentials do not sign anyone in (which part was wrong is not said)."""
-
-
-class AccountLocked(AuthenticationFailed):
-    """Too many failed logins: the account is locked for a while."""
 
 
 class InvalidToken(AuthenticationFailed):

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 
+from carevault.access import mfa
 from carevault.access.clients import authenticate_client
 from carevault.access.tokens import ACCESS_TTL, Claims, TokenKeys
 from carevault.audit.recorder import AuditContext, Auditor
@@ -32,10 +33,9 @@ from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action, Level, Outcome
 from carevault.domain.base import utcnow
 from carevault.domain.clinic import ApiClient, Clinic, Role, User
-from carevault.domain.ids import check_id
+from carevault.domain.ids import check_id, new_id
 from carevault.domain.intake import Session
 from carevault.errors import (
-    AccountLocked,
     AuthenticationFailed,
     CarevaultError,
     ConflictError,
@@ -71,7 +71,13 @@ class MfaRequired:
 
 
 WRONG = "email or password is wrong"
+WRONG_CODE = "mfa: the code is wrong, too old or already used"
+MFA_TICKET_TTL = timedelta(minutes=5)
 CLIENT_SESSION = "client"  # the session claim of an API client's token (it has no session)
+
+
+def _nothing(user_id: str) -> None:
+    """No per-account hook."""
 
 
 def _hash(secret: str) -> str:
@@ -118,6 +124,9 @@ class Authenticator:
     def _fail(self, tenant: str, uow: UnitOfWork, user: User, now: datetime) -> None:
         pk, sk = self._lock_key(uow, user.id)
         item = self.store.get(pk, sk) or {"failures": []}
+        if int(item.get("locked_until", 0)) > now.timestamp():  # locked already: it stays so
+            self._event(tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL)
+            return
         since = now.timestamp() - self.settings.window.total_seconds()
         failures = [t for t in item["failures"] if t > since] + [int(now.timestamp())]
         locked = len(failures) >= self.settings.max_failures
@@ -140,18 +149,26 @@ class Authenticator:
 
     # -- signing in --------------------------------------------------------------------
 
-    def login(self, email: str, password: str) -> Tokens | MfaRequired:
-        """The password step: tokens, or a ticket for the TOTP step."""
+    def login(
+        self, email: str, password: str, on_account: Callable[[str], None] = _nothing
+    ) -> Tokens | MfaRequired:
+        """The password step: tokens, or a ticket for the TOTP step.
+
+        ``on_account`` is told the user id before the password is checked (a per-account
+        rate limit raises there).
+        """
         now = self.now()
         located = find_login(store=self.store, ring=self.ring, email=email)
         if located is None:
             credentials.HASHER.hash(password)  # the same time as a real check
             raise AuthenticationFailed(WRONG)
         tenant, user = located
+        on_account(user.id)
         uow = self._uow(tenant)
-        if self._locked(uow, user.id, now):
+        if self._locked(uow, user.id, now):  # answered as a wrong password: nothing is told
+            credentials.HASHER.hash(password)
             self._event(tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL)
-            raise AccountLocked("the account is locked after repeated failures; try later")
+            raise AuthenticationFailed(WRONG)
         if not credentials.check_password(uow, user.id, password) or not user.active:
             self._fail(tenant, uow, user, now)
             raise AuthenticationFailed(WRONG)
@@ -159,6 +176,7 @@ class Authenticator:
         clinic = uow[Clinic].require(tenant)
         needs_mfa = user.role.value in self.settings.mfa_roles or clinic.settings.mfa_for_all_roles
         if needs_mfa:
+            ticket_id = new_id()
             ticket = self.tokens.issue(
                 subject=user.id,
                 tenant=tenant,
@@ -166,29 +184,45 @@ class Authenticator:
                 session="",
                 now=now,
                 purpose="mfa",
-                ttl=timedelta(minutes=5),
+                ttl=MFA_TICKET_TTL,
+                jti=ticket_id,
             )
+            mfa.open_ticket(self.store, tenant, ticket_id, now + MFA_TICKET_TTL)
             return MfaRequired(ticket)
         return self._start(tenant, user, now)
 
-    def complete_mfa(self, ticket: str, code: str) -> Tokens:
-        """The TOTP step."""
+    def complete_mfa(
+        self, ticket: str, code: str, on_account: Callable[[str], None] = _nothing
+    ) -> Tokens:
+        """The TOTP step: a ticket signs in once; a code is good once; wrong codes lock."""
         now = self.now()
         claims = self.tokens.verify(ticket, purpose="mfa", now=now)
+        on_account(claims.subject)
+        state = mfa.live_ticket(self.store, claims.tenant, claims.jti)
         uow = self._uow(claims.tenant)
         user = uow[User].get(claims.subject)
         secret = credentials.totp_secret(uow, claims.subject) if user else None
         if user is None or secret is None:
             raise AuthenticationFailed("mfa: no authenticator is enrolled for this account")
-        if not pyotp.TOTP(secret).verify(code.strip(), for_time=now, valid_window=1):
+        if self._locked(uow, user.id, now) or not user.active:
+            mfa.spend(self.store, state)
+            self._event(claims.tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL)
+            raise AuthenticationFailed(WRONG_CODE)
+        step = mfa.matched_step(secret, code.strip(), now)
+        user_pk = uow.records.home("USER", user.id)[0]
+        if step is None or not mfa.use_step(self.store, user_pk, step):
+            mfa.wrong_try(self.store, state)
             self._fail(claims.tenant, uow, user, now)
-            raise AuthenticationFailed("mfa: the code is wrong or too old")
+            raise AuthenticationFailed(WRONG_CODE)
+        mfa.spend(self.store, state)
         return self._start(claims.tenant, user, now)
 
     def enroll_totp(self, tenant: str, user_id: str) -> str:
         """A new TOTP secret for the user (shown once, e.g. as a QR code)."""
         secret = pyotp.random_base32()
-        credentials.set_totp(self._uow(tenant), user_id, secret)
+        uow = self._uow(tenant)
+        credentials.set_totp(uow, user_id, secret)
+        mfa.forget_steps(self.store, uow.records.home("USER", user_id)[0])
         return secret
 
     def _start(self, tenant: str, user: User, now: datetime) -> Tokens:

@@ -38,7 +38,6 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 # most specific first: the first class an error is an instance of decides
 STATUS: tuple[tuple[type[errors.CarevaultError], int, str], ...] = (
-    (errors.AccountLocked, 423, "account-locked"),
     (errors.AuthenticationFailed, 401, "unauthenticated"),
     (errors.PermissionDenied, 403, "forbidden"),
     (errors.NotFound, 404, "not-found"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -9,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from carevault.access.auth import MfaRequired, Tokens
 from carevault.api.deps import ClaimsDep, RuntimeDep, SignInAttempt
+from carevault.api.runtime import Runtime
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -27,6 +29,11 @@ class Refresh(BaseModel):
     refresh_token: str = Field(max_length=4096)
 
 
+def _per_account(rt: Runtime) -> Callable[[str], None]:
+    """Sign-in attempts counted per account too (by user id: no email in a key)."""
+    return lambda user_id: rt.rates.hit(f"ACCOUNT#{user_id}", rt.limits.login_per_minute)
+
+
 def _tokens(tokens: Tokens) -> dict[str, Any]:
     return {
         "token_type": "Bearer",
@@ -41,7 +48,7 @@ def _tokens(tokens: Tokens) -> dict[str, Any]:
 )
 def login(body: Login, response: Response, rt: RuntimeDep) -> dict[str, Any]:
     """Tokens (201), or an MFA ticket (202) for roles that need a one-time code."""
-    result = rt.auth.login(body.email, body.password)
+    result = rt.auth.login(body.email, body.password, _per_account(rt))
     if isinstance(result, MfaRequired):
         response.status_code = 202
         return {"mfa_ticket": result.ticket}
@@ -52,7 +59,7 @@ def login(body: Login, response: Response, rt: RuntimeDep) -> dict[str, Any]:
     "/mfa", status_code=201, summary="Finish sign-in with a TOTP code", dependencies=[SignInAttempt]
 )
 def mfa(body: Mfa, rt: RuntimeDep) -> dict[str, Any]:
-    return _tokens(rt.auth.complete_mfa(body.ticket, body.code))
+    return _tokens(rt.auth.complete_mfa(body.ticket, body.code, _per_account(rt)))
 
 
 @router.post(
