@@ -26,7 +26,7 @@ import pyotp
 from carevault.access import mfa
 from carevault.access.clients import authenticate_client
 from carevault.access.tokens import ACCESS_TTL, Claims, TokenKeys
-from carevault.audit.recorder import AuditContext, Auditor
+from carevault.audit.recorder import AuditContext, Auditor, Origin
 from carevault.audit.signing import Signer
 from carevault.audit.trail import AuditTrail
 from carevault.crypto.keyring import Keyring
@@ -71,6 +71,7 @@ class MfaRequired:
 
 
 WRONG = "email or password is wrong"
+NOWHERE = Origin()  # calls from outside a request (the CLI, tests)
 WRONG_CODE = "mfa: the code is wrong, too old or already used"
 MFA_TICKET_TTL = timedelta(minutes=5)
 CLIENT_SESSION = "client"  # the session claim of an API client's token (it has no session)
@@ -104,12 +105,18 @@ class Authenticator:
         return UnitOfWork(self.store, self.ring, tenant, actor="auth", clock=self.now)
 
     def _event(
-        self, tenant: str, user: User, action: Action, outcome: Outcome, level: Level = Level.HIPAA
+        self,
+        tenant: str,
+        user: User,
+        action: Action,
+        outcome: Outcome,
+        level: Level = Level.HIPAA,
+        origin: Origin = NOWHERE,
     ) -> None:
         trail = self._trails.get(tenant)
         if trail is None:  # one per clinic: its signing key stays loaded between logins
             trail = self._trails[tenant] = AuditTrail(self.store, Signer(self.ring, tenant), tenant)
-        context = AuditContext(actor=user.id, role=user.role.value, purpose="OPERATIONS")
+        context = AuditContext(user.id, user.role.value, "OPERATIONS", origin=origin)
         Auditor(trail, context).record(action, "USER", user.id, None, outcome, level)
 
     # -- lockout -----------------------------------------------------------------------
@@ -121,11 +128,13 @@ class Authenticator:
         item = self.store.get(*self._lock_key(uow, user_id))
         return item is not None and int(item.get("locked_until", 0)) > now.timestamp()
 
-    def _fail(self, tenant: str, uow: UnitOfWork, user: User, now: datetime) -> None:
+    def _fail(
+        self, tenant: str, uow: UnitOfWork, user: User, now: datetime, origin: Origin
+    ) -> None:
         pk, sk = self._lock_key(uow, user.id)
         item = self.store.get(pk, sk) or {"failures": []}
         if int(item.get("locked_until", 0)) > now.timestamp():  # locked already: it stays so
-            self._event(tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL)
+            self._event(tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL, origin)
             return
         since = now.timestamp() - self.settings.window.total_seconds()
         failures = [t for t in item["failures"] if t > since] + [int(now.timestamp())]
@@ -140,6 +149,7 @@ class Authenticator:
             Action.LOGIN_FAILED,
             Outcome.FAILURE,
             Level.CRITICAL if locked else Level.HIPAA,
+            origin,
         )
 
     def unlock(self, tenant: str, user_id: str) -> None:
@@ -150,7 +160,11 @@ class Authenticator:
     # -- signing in --------------------------------------------------------------------
 
     def login(
-        self, email: str, password: str, on_account: Callable[[str], None] = _nothing
+        self,
+        email: str,
+        password: str,
+        on_account: Callable[[str], None] = _nothing,
+        origin: Origin = NOWHERE,
     ) -> Tokens | MfaRequired:
         """The password step: tokens, or a ticket for the TOTP step.
 
@@ -167,10 +181,10 @@ class Authenticator:
         uow = self._uow(tenant)
         if self._locked(uow, user.id, now):  # answered as a wrong password: nothing is told
             credentials.HASHER.hash(password)
-            self._event(tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL)
+            self._event(tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL, origin)
             raise AuthenticationFailed(WRONG)
         if not credentials.check_password(uow, user.id, password) or not user.active:
-            self._fail(tenant, uow, user, now)
+            self._fail(tenant, uow, user, now, origin)
             raise AuthenticationFailed(WRONG)
         self.store.delete(*self._lock_key(uow, user.id))
         clinic = uow[Clinic].require(tenant)
@@ -189,10 +203,14 @@ class Authenticator:
             )
             mfa.open_ticket(self.store, tenant, ticket_id, now + MFA_TICKET_TTL)
             return MfaRequired(ticket)
-        return self._start(tenant, user, now)
+        return self._start(tenant, user, now, origin)
 
     def complete_mfa(
-        self, ticket: str, code: str, on_account: Callable[[str], None] = _nothing
+        self,
+        ticket: str,
+        code: str,
+        on_account: Callable[[str], None] = _nothing,
+        origin: Origin = NOWHERE,
     ) -> Tokens:
         """The TOTP step: a ticket signs in once; a code is good once; wrong codes lock."""
         now = self.now()
@@ -206,16 +224,18 @@ class Authenticator:
             raise AuthenticationFailed("mfa: no authenticator is enrolled for this account")
         if self._locked(uow, user.id, now) or not user.active:
             mfa.spend(self.store, state)
-            self._event(claims.tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL)
+            self._event(
+                claims.tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL, origin
+            )
             raise AuthenticationFailed(WRONG_CODE)
         step = mfa.matched_step(secret, code.strip(), now)
         user_pk = uow.records.home("USER", user.id)[0]
         if step is None or not mfa.use_step(self.store, user_pk, step):
             mfa.wrong_try(self.store, state)
-            self._fail(claims.tenant, uow, user, now)
+            self._fail(claims.tenant, uow, user, now, origin)
             raise AuthenticationFailed(WRONG_CODE)
         mfa.spend(self.store, state)
-        return self._start(claims.tenant, user, now)
+        return self._start(claims.tenant, user, now, origin)
 
     def enroll_totp(self, tenant: str, user_id: str) -> str:
         """A new TOTP secret for the user (shown once, e.g. as a QR code)."""
@@ -225,7 +245,7 @@ class Authenticator:
         mfa.forget_steps(self.store, uow.records.home("USER", user_id)[0])
         return secret
 
-    def _start(self, tenant: str, user: User, now: datetime) -> Tokens:
+    def _start(self, tenant: str, user: User, now: datetime, origin: Origin) -> Tokens:
         secret = secrets.token_urlsafe(32)
         session = Session.create(
             user_id=user.id,
@@ -234,11 +254,13 @@ class Authenticator:
             last_used_at=now,
             idle_minutes=int(self.settings.idle.total_seconds() // 60),
             refresh_hash=_hash(secret),
+            address=origin.address,
+            agent=origin.agent,
         )
         uow = self._uow(tenant)
         uow[Session].add(session)
         uow.commit()
-        self._event(tenant, user, Action.LOGIN, Outcome.SUCCESS)
+        self._event(tenant, user, Action.LOGIN, Outcome.SUCCESS, origin=origin)
         return self._tokens(tenant, user.id, user.role.value, session.id, secret, now)
 
     def _tokens(
@@ -303,7 +325,7 @@ class Authenticator:
                     return
                 session = found
 
-    def logout(self, claims: Claims) -> None:
+    def logout(self, claims: Claims, origin: Origin = NOWHERE) -> None:
         """End the session of an access token."""
         uow = self._uow(claims.tenant)
         session = uow[Session].get(claims.session)
@@ -311,7 +333,7 @@ class Authenticator:
             self._revoke(uow, session, "logout")
             user = uow[User].get(claims.subject)
             if user is not None:
-                self._event(claims.tenant, user, Action.LOGOUT, Outcome.SUCCESS)
+                self._event(claims.tenant, user, Action.LOGOUT, Outcome.SUCCESS, origin=origin)
 
     def revoke_all(self, tenant: str, user_id: str) -> int:
         """End every session of a user; returns how many were live."""

@@ -51,7 +51,7 @@ class Guard:
         self.store, self.ring, self.principal = store, ring, principal
         purpose = "EMERGENCY" if principal.break_glass_until else "TREATMENT"
         context = AuditContext(
-            principal.user_id, principal.role.value, purpose, principal.request_id
+            principal.user_id, principal.role.value, purpose, principal.request_id, principal.origin
         )
         self.practice = Practice.open(store, ring, principal.tenant, blobs=blobs, audit=context)
         self._plain = UnitOfWork(store, ring, principal.tenant)  # unaudited existence checks

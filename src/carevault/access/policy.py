@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from carevault.audit.recorder import Origin
 from carevault.domain.base import Entity
 from carevault.domain.clinic import Role
 from carevault.errors import PermissionDenied, ValidationError
@@ -110,6 +111,7 @@ class Principal:
     patient_id: str | None = None  # a PATIENT's own record
     break_glass_until: datetime | None = None
     request_id: str | None = None
+    origin: Origin = field(default_factory=Origin)  # the client's address and user agent
 
     @classmethod
     def of(cls, tenant: str, user_id: str, role: Role, **extra: Any) -> Principal:

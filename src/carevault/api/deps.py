@@ -12,6 +12,7 @@ from carevault.access.platform import Platform
 from carevault.access.policy import Principal
 from carevault.access.tokens import Claims
 from carevault.api.runtime import Runtime
+from carevault.audit.recorder import Origin
 from carevault.domain.clinic import Role, User
 from carevault.errors import InvalidToken, PermissionDenied
 from carevault.repo.records import PLATFORM
@@ -30,6 +31,11 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def origin(request: Request) -> Origin:
+    """The client's address and user agent, as audit events record them."""
+    return Origin.of(client_address(request), request.headers.get("user-agent"))
 
 
 def sign_in_attempt(request: Request, rt: RuntimeDep) -> None:
@@ -73,6 +79,7 @@ def principal(request: Request, rt: RuntimeDep, caller: ClaimsDep) -> Principal:
             role,
             permissions=frozenset(caller.scopes),
             request_id=request.state.request_id,
+            origin=origin(request),
         )
     patient_id = None
     if role is Role.PATIENT:
@@ -84,6 +91,7 @@ def principal(request: Request, rt: RuntimeDep, caller: ClaimsDep) -> Principal:
         role,
         patient_id=patient_id,
         request_id=request.state.request_id,
+        origin=origin(request),
     )
 
 

@@ -8,6 +8,7 @@ of queueing one commit each.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,13 +26,32 @@ from carevault.repo.unit import Waiting
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a request came from: the client's address and user agent, as recorded."""
+
+    address: str | None = None
+    agent: str | None = None
+
+    @classmethod
+    def of(cls, address: str | None, agent: str | None) -> Origin:
+        """Only an IP address; the agent as printable ASCII, at most 200 characters."""
+        try:
+            ip = str(ipaddress.ip_address(address or ""))
+        except ValueError:
+            ip = None
+        text = "".join(c for c in (agent or "") if " " <= c <= "~").strip()[:200]
+        return cls(ip, text or None)
+
+
+@dataclass(frozen=True, slots=True)
 class AuditContext:
-    """Who acts, in which role, for what purpose, in which request."""
+    """Who acts, in which role, for what purpose, in which request, from where."""
 
     actor: str
     role: str
     purpose: str = "TREATMENT"
     request_id: str | None = None
+    origin: Origin = field(default_factory=Origin)
 
 
 @dataclass
@@ -143,6 +163,8 @@ class Auditor:
                 resource_type="CHECK",
                 purpose=c.purpose,
                 request_id=c.request_id,
+                address=c.origin.address,
+                agent=c.origin.agent,
             )
         now = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
         fields: dict[str, Any] = {
@@ -166,6 +188,10 @@ class Auditor:
         }
         if withheld:
             fields["withheld"] = True
+        if c.origin.address is not None:
+            fields["address"] = c.origin.address
+        if c.origin.agent is not None:
+            fields["agent"] = c.origin.agent
         return fields
 
     def record(

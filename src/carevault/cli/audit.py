@@ -178,7 +178,8 @@ def disclosures_command(
     except CarevaultError as exc:
         raise fail(exc) from exc
     table = Table(title=f"disclosures of patient {patient} since {start:%Y-%m-%d}")
-    for column in ("time", "actor", "role", "action", "resource", "purpose", "outcome"):
+    columns = ("time", "actor", "role", "action", "resource", "purpose", "outcome", "from")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for e in events:
         table.add_row(
@@ -189,6 +190,7 @@ def disclosures_command(
             f"{e.resource_type} {e.resource_id or ''}",
             e.purpose,
             e.outcome.value,
+            " ".join(v for v in (e.address, e.agent) if v),
         )
     console.print(table)
 

@@ -82,6 +82,8 @@ class AuditEvent(Entity):
     level: Level = Level.HIPAA
     request_id: str | None = Field(default=None, max_length=64)
     withheld: bool = False  # the request named an id that was not a well-formed one
+    address: str | None = Field(default=None, max_length=45, pattern=r"^[0-9A-Fa-f:.]+$")
+    agent: str | None = Field(default=None, max_length=200, pattern=r"^[ -~]*$")
 
     IDS: ClassVar[tuple[str, ...]] = ("resource_id", "patient_id")
     """Fields that hold ids taken from requests: recorded only when well formed."""

@@ -175,3 +175,5 @@ class Session(Entity):
     active: bool = True
     revoked_at: UtcDateTime | None = None
     revoked_reason: str | None = Field(default=None, max_length=100)
+    address: str | None = Field(default=None, max_length=45)  # the client's, at sign-in
+    agent: str | None = Field(default=None, max_length=200)  # its user agent, at sign-in

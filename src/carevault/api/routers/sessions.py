@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from carevault.access.auth import MfaRequired, Tokens
-from carevault.api.deps import ClaimsDep, RuntimeDep, SignInAttempt
+from carevault.api.deps import ClaimsDep, RuntimeDep, SignInAttempt, origin
 from carevault.api.runtime import Runtime
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
@@ -46,9 +46,9 @@ def _tokens(tokens: Tokens) -> dict[str, Any]:
 @router.post(
     "", status_code=201, summary="Sign in with email and password", dependencies=[SignInAttempt]
 )
-def login(body: Login, response: Response, rt: RuntimeDep) -> dict[str, Any]:
+def login(body: Login, request: Request, response: Response, rt: RuntimeDep) -> dict[str, Any]:
     """Tokens (201), or an MFA ticket (202) for roles that need a one-time code."""
-    result = rt.auth.login(body.email, body.password, _per_account(rt))
+    result = rt.auth.login(body.email, body.password, _per_account(rt), origin(request))
     if isinstance(result, MfaRequired):
         response.status_code = 202
         return {"mfa_ticket": result.ticket}
@@ -58,8 +58,8 @@ def login(body: Login, response: Response, rt: RuntimeDep) -> dict[str, Any]:
 @router.post(
     "/mfa", status_code=201, summary="Finish sign-in with a TOTP code", dependencies=[SignInAttempt]
 )
-def mfa(body: Mfa, rt: RuntimeDep) -> dict[str, Any]:
-    return _tokens(rt.auth.complete_mfa(body.ticket, body.code, _per_account(rt)))
+def mfa(body: Mfa, request: Request, rt: RuntimeDep) -> dict[str, Any]:
+    return _tokens(rt.auth.complete_mfa(body.ticket, body.code, _per_account(rt), origin(request)))
 
 
 @router.post(
@@ -73,6 +73,6 @@ def refresh(body: Refresh, rt: RuntimeDep) -> dict[str, Any]:
 
 
 @router.delete("/current", status_code=204, summary="Sign out (ends this session)")
-def logout(caller: ClaimsDep, rt: RuntimeDep) -> Response:
-    rt.auth.logout(caller)
+def logout(caller: ClaimsDep, request: Request, rt: RuntimeDep) -> Response:
+    rt.auth.logout(caller, origin(request))
     return Response(status_code=204)
