@@ -136,6 +136,21 @@ def test_reads_at_the_first_moment_of_fresh_stores_never_hang(clinic: Clinic) ->
     assert len(returned) == 36 * 32 and readers >= set(returned)  # every returned read audited
 
 
+def _reading(reader: Practice, person: str) -> tuple[threading.Thread, list[object]]:
+    """A thread reading ``person``; what it got (the patient, or the error) lands in the list."""
+    outcome: list[object] = []
+
+    def read() -> None:
+        try:
+            outcome.append(reader.uow[Patient].get(person))
+        except StoreUnavailable as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    return thread, outcome
+
+
 def test_a_frozen_appender_fails_reads_within_the_deadline_and_is_replaced(
     clinic: Clinic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -144,17 +159,8 @@ def test_a_frozen_appender_fails_reads_within_the_deadline_and_is_replaced(
     frozen = _ready(clinic.store)
     assert frozen.pid is not None
     os.kill(frozen.pid, signal.SIGSTOP)  # the appender is stuck
-    outcome: list[object] = []
-
-    def read() -> None:
-        try:
-            outcome.append(reader.uow[Patient].get(clinic.patients[1]))
-        except StoreUnavailable as exc:
-            outcome.append(exc)
-
     started = time.monotonic()
-    thread = threading.Thread(target=read)
-    thread.start()
+    thread, outcome = _reading(reader, clinic.patients[1])
     thread.join(timeout=30)
     assert not thread.is_alive(), "a read waited on a frozen appender past its deadline"
     waited = time.monotonic() - started
@@ -182,16 +188,7 @@ def test_a_dead_appender_fails_the_read_holding_its_event(clinic: Clinic) -> Non
     dead = _ready(clinic.store)
     assert dead.pid is not None
     os.kill(dead.pid, signal.SIGSTOP)
-    outcome: list[object] = []
-
-    def read() -> None:
-        try:
-            outcome.append(reader.uow[Patient].get(clinic.patients[1]))
-        except StoreUnavailable as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=read)
-    thread.start()
+    thread, outcome = _reading(reader, clinic.patients[1])
     time.sleep(0.3)  # the read has handed its event over to the stopped appender
     os.kill(dead.pid, signal.SIGKILL)  # ... which dies holding it
     thread.join(timeout=30)

@@ -77,9 +77,9 @@ def built(
     trail = AuditTrail(store, Signer(ring, tenant), tenant, witness=witness)
     raw = Raw(store, endpoint)
     heads: dict[int, Item] = {}
-    for start in range(0, 240, 5):
+    for start in range(0, 160, 5):
         trail.append([event(i, patient) for i in range(start, start + 5)])
-        if start == 100:
+        if start == 80:
             heads = {
                 s: h for s in range(4) if (h := raw.get(trail.partition(s), "HEAD")) is not None
             }
