@@ -23,7 +23,6 @@ from carevault.repo import credentials
 from carevault.repo.records import PLATFORM
 from carevault.repo.unit import Listing
 from carevault.services import clinics
-from carevault.services.practice import Practice
 from carevault.store import Store
 
 
@@ -66,14 +65,16 @@ class Platform:
         credentials.check_policy(password, email)
         if clinics.find_login(store=self.store, ring=self.ring, email=email) is not None:
             raise DuplicateValue("clinic.admin.email", "is already the login of another user")
-        actor = self.principal.user_id
-        made = clinics.create_clinic(store=self.store, ring=self.ring, actor=actor, **clinic)
-        practice = Practice.open(self.store, self.ring, made.id, actor=actor)
-        user = clinics.add_user(practice=practice, **admin, role=Role.ADMIN)
-        credentials.stage_password(practice.uow, user.id, password, user.email)
-        practice.uow.commit()
         secret = pyotp.random_base32()
-        credentials.set_totp(practice.uow, user.id, secret)
+        made, user = clinics.onboard_clinic(
+            store=self.store,
+            ring=self.ring,
+            actor=self.principal.user_id,
+            clinic=clinic,
+            admin={**admin, "role": Role.ADMIN},
+            password=password,
+            totp_secret=secret,
+        )
         self._auditor.record(
             Action.CREATE, "CLINIC", made.id, None, Outcome.SUCCESS, Level.CRITICAL
         )

@@ -39,12 +39,21 @@ def credential(uow: UnitOfWork, user_id: str) -> dict[str, Any]:
     return uow.store.get(*_key(uow, user_id)) or {}
 
 
-def stage_password(uow: UnitOfWork, user_id: str, password: str, email: str | None = None) -> None:
-    """Stage a user's new password hash (after checking the policy)."""
+def stage_password(
+    uow: UnitOfWork,
+    user_id: str,
+    password: str,
+    email: str | None = None,
+    *,
+    totp_secret: str | None = None,
+) -> None:
+    """Stage a user's new password hash (after checking the policy), and a TOTP secret."""
     check_policy(password, email)
     pk, sk = _key(uow, user_id)
     current = credential(uow, user_id)
     item = {**current, "pk": pk, "sk": sk, "hash": HASHER.hash(password)}
+    if totp_secret is not None:
+        item["totp"] = _sealed_totp(uow, user_id, totp_secret)
     uow.stage([Staged(Put(item))])
 
 
@@ -64,11 +73,15 @@ def _totp_context(uow: UnitOfWork, user_id: str, version: int) -> bytes:
     return f"{uow.tenant}|USER|{user_id}|totp|{version}".encode()
 
 
+def _sealed_totp(uow: UnitOfWork, user_id: str, secret: str) -> bytes:
+    kv, key = uow.records.ring.subject_key(uow.tenant, user_id, create=True)
+    return aead.seal(key, kv, secret.encode(), _totp_context(uow, user_id, kv))
+
+
 def set_totp(uow: UnitOfWork, user_id: str, secret: str) -> None:
     """Store a TOTP secret, sealed under the user's own data key."""
-    kv, key = uow.records.ring.subject_key(uow.tenant, user_id, create=True)
     pk, sk = _key(uow, user_id)
-    sealed = aead.seal(key, kv, secret.encode(), _totp_context(uow, user_id, kv))
+    sealed = _sealed_totp(uow, user_id, secret)
     uow.store.put({**credential(uow, user_id), "pk": pk, "sk": sk, "totp": sealed})
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from carevault.crypto.keyring import Keyring
 from carevault.crypto.normalize import email as normalize_email
 from carevault.domain.clinic import Clinic, Role, User
+from carevault.repo import credentials
 from carevault.repo.mapping import record_type
 from carevault.repo.records import PLATFORM, Records, Staged
 from carevault.repo.unit import Listing, UnitOfWork
@@ -21,13 +22,43 @@ def create_clinic(
     *, store: Store, ring: Keyring, actor: str | None = None, **fields: Any
 ) -> Clinic:
     """Create a clinic: its sealed home item and its directory entry, in one transaction."""
+    uow, saved = _staged_clinic(store, ring, actor, fields)
+    uow.commit()
+    return saved
+
+
+def _staged_clinic(
+    store: Store, ring: Keyring, actor: str | None, fields: dict[str, Any]
+) -> tuple[UnitOfWork, Clinic]:
+    """A new clinic's keys made, its home item and directory entry staged (not committed)."""
     clinic = Clinic.create(**fields, created_by=actor, updated_by=actor)
     uow = UnitOfWork(store, ring, clinic.id, actor=actor, create_tenant=True)
     saved = uow[Clinic].add(clinic)
     entry = {"pk": DIRECTORY, "sk": clinic.id, "name": clinic.name, "active": clinic.active}
     uow.stage([Staged(Put(entry, Attr("pk").not_exists()))])
+    return uow, saved
+
+
+def onboard_clinic(
+    *,
+    store: Store,
+    ring: Keyring,
+    actor: str | None,
+    clinic: dict[str, Any],
+    admin: dict[str, Any],
+    password: str,
+    totp_secret: str,
+) -> tuple[Clinic, User]:
+    """A clinic and its first administrator (password and TOTP set), in one transaction.
+
+    Nothing is committed unless everything is: a crash leaves either no clinic or a clinic
+    its administrator can sign in to.
+    """
+    uow, made = _staged_clinic(store, ring, actor, clinic)
+    user = uow[User].add(User.create(**admin, created_by=actor, updated_by=actor))
+    credentials.stage_password(uow, user.id, password, user.email, totp_secret=totp_secret)
     uow.commit()
-    return saved
+    return made, user
 
 
 def list_clinics(
