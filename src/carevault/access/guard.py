@@ -17,7 +17,7 @@ from carevault.audit.recorder import AuditContext, Auditor
 from carevault.audit.trail import verify
 from carevault.blobs import BlobStore
 from carevault.crypto.keyring import Keyring
-from carevault.domain.audit import Action, AuditEvent, Level, Outcome
+from carevault.domain.audit import Action, AuditEvent, Level, Outcome, ShredReason
 from carevault.domain.base import Entity, kind_of
 from carevault.domain.billing import Invoice
 from carevault.domain.clinic import ApiClient, Clinic, ProviderProfile, Role, User
@@ -278,6 +278,21 @@ class Guard:
         self.check("patient:write", patient_id)
         saved = patients.deactivate(practice=self.practice, patient_id=patient_id, version=version)
         return self._shown(saved)  # type: ignore[no-any-return]
+
+    def shred_patient(self, patient_id: str, reason: ShredReason) -> int:
+        """Destroy a patient's data key for good: a critical event, its reason recorded."""
+        self.check("patient:shred", patient_id)
+        count = self.practice.uow.records.shred(patient_id)
+        self._auditor.record(
+            Action.DELETE,
+            "PATIENT_KEY",
+            patient_id,
+            patient_id,
+            Outcome.SUCCESS,
+            Level.CRITICAL,
+            purpose=reason.value,
+        )
+        return count
 
     def invite_patient(self, patient_id: str) -> Any:
         """Invite a patient to the portal (the token is returned once)."""

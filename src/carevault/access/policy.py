@@ -62,6 +62,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: _grant(  # everything but clinical content (minimum necessary)
         ",".join(r for r in RESOURCES if r not in CLINICAL) + ":read,write,search,delete",
         "audit:read,export",
+        "patient:shred",  # crypto-shredding a patient's data key (a critical event)
     ),
     Role.DOCTOR: _grant(
         "patient,appointment,block,note,record,document,treatment,consent:read,write,search",

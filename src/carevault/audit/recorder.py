@@ -202,11 +202,16 @@ class Auditor:
         patient_id: str | None,
         outcome: Outcome,
         level: Level,
+        purpose: str | None = None,
     ) -> None:
-        """Append one event now, on its own (a login, a denial, an export)."""
-        self.trail.append(
-            [self.event(action, resource_type, resource_id, patient_id, outcome, level)]
-        )
+        """Append one event now, on its own (a login, a denial, an export).
+
+        ``purpose`` overrides the context's (a shred records its reason code there).
+        """
+        event = self.event(action, resource_type, resource_id, patient_id, outcome, level)
+        if purpose is not None:
+            event["purpose"] = purpose
+        self.trail.append([event])
 
     def reads(self, events: Sequence[dict[str, Any]]) -> None:
         """Make read events durable (group commit) before the data is returned."""

@@ -40,6 +40,15 @@ class Outcome(StrEnum):
     DENIED = "DENIED"
 
 
+class ShredReason(StrEnum):
+    """Why a patient's data key was destroyed (recorded as the event's purpose)."""
+
+    PATIENT_REQUEST = "PATIENT_REQUEST"
+    RETENTION_ENDED = "RETENTION_ENDED"
+    LEGAL_ORDER = "LEGAL_ORDER"
+    RECORD_IN_ERROR = "RECORD_IN_ERROR"
+
+
 class AuditEvent(Entity):
     """One audited action; ids and enums only, so it can be kept and shown without PHI."""
 

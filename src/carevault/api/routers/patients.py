@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
+from pydantic import BaseModel, ConfigDict
 
 from carevault.api.deps import GuardDep, RuntimeDep
 from carevault.api.protocol import IdempotencyKey, create_once, if_match
@@ -15,6 +16,7 @@ from carevault.api.routers.shapes import (
     search_terms,
     with_etag,
 )
+from carevault.domain.audit import ShredReason
 from carevault.domain.patient import Patient
 
 router = APIRouter(prefix="/patients", tags=["patients"])
@@ -77,6 +79,22 @@ def deactivate(
     patient_id: str, request: Request, response: Response, g: GuardDep
 ) -> dict[str, Any]:
     return with_etag(response, g.deactivate_patient(patient_id, if_match(request)))
+
+
+class Shred(BaseModel):
+    """Why the patient's data is destroyed (a code: free text could hold PHI)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: ShredReason
+
+
+@router.post(
+    "/{patient_id}/shred",
+    summary="Crypto-shred a patient: destroy their data key for good (ADMIN; audited)",
+)
+def shred(patient_id: str, body: Shred, g: GuardDep) -> dict[str, Any]:
+    """Every copy of the patient's sealed fields, backups included, becomes unreadable."""
+    return {"patient_id": patient_id, "records": g.shred_patient(patient_id, body.reason)}
 
 
 @router.post("/search", summary="Find patients by email, phone, MRN or name (POST: no PHI in URLs)")
