@@ -292,6 +292,10 @@ class Authenticator:
             raise InvalidToken("refresh token: already used; the session is revoked")
         if not hmac.compare_digest(presented, session.refresh_hash):
             raise InvalidToken("refresh token: unknown")
+        user = uow[User].get(session.user_id)
+        if user is None or not user.active:  # deactivated: its sessions end with it
+            self._revoke(uow, session, "user deactivated")
+            raise InvalidToken("refresh token: the session has ended")
         idle = timedelta(minutes=session.idle_minutes)
         if session.last_used_at is not None and session.last_used_at + idle < now:
             self._revoke(uow, session, "idle timeout")

@@ -362,6 +362,21 @@ class Guard:
             raise self._deny("user:read", "no such user in this clinic")
         return self.practice.uow[User].require(user_id)
 
+    def deactivate_user(self, user_id: str, version: int) -> User:
+        """Mark a user inactive (their sessions are revoked by the caller, at once)."""
+        self.check("user:write")
+        if self._stored(User, user_id) is None:
+            raise self._deny("user:write", "no such user in this clinic")
+        if user_id == self.principal.user_id:
+            raise PermissionDenied("user:write", "an administrator cannot deactivate themselves")
+        users = self.practice.uow[User]
+        current = users.require(user_id)
+        if current.version != version:
+            raise StaleVersion("the user changed since it was read; read it again")
+        saved = users.update(current.changed(active=False))
+        self.practice.uow.commit()
+        return saved
+
     def records_by_type(self, record_type: Any) -> Any:
         """Medical records of one type."""
         self.check("record:search")

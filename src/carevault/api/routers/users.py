@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from carevault.api.deps import GuardDep
+from carevault.api.deps import GuardDep, RuntimeDep
 from carevault.api.protocol import if_match
 from carevault.api.routers.shapes import client_fields, created, public, with_etag
 from carevault.domain.clinic import Role
@@ -36,6 +36,18 @@ def users(g: GuardDep, role: Annotated[Role, Query()]) -> dict[str, Any]:
 @router.get("/users/{user_id}", summary="A user of the clinic (A2)")
 def user(user_id: str, response: Response, g: GuardDep) -> dict[str, Any]:
     return with_etag(response, g.user(user_id))
+
+
+@router.post(
+    "/users/{user_id}/deactivation",
+    summary="Deactivate a user: every session and refresh token ends at once (If-Match)",
+)
+def deactivate_user(
+    user_id: str, request: Request, response: Response, g: GuardDep, rt: RuntimeDep
+) -> dict[str, Any]:
+    saved = g.deactivate_user(user_id, if_match(request))
+    rt.auth.revoke_all(g.principal.tenant, user_id)
+    return with_etag(response, saved)
 
 
 @router.post("/users", status_code=201, summary="Add a user to the clinic")
