@@ -15,7 +15,8 @@ for ever. A spawned child inherits no descriptor but its own pipes, so it never 
 server's listening socket. It dies with its parent: a parent-death signal (set for the
 thread that starts appenders, which lives as long as the process) and a watchdog thread
 on the parent's pipe. Until it reports ready, and whenever it is found dead or frozen,
-reads group-commit in this process instead; a reader never waits past ``deadline()``.
+reads group-commit in this process instead; a reader never waits past its deadline
+(``carevault.waits.audit_deadline``).
 
 Shared memory (named, ``HEADER`` bytes then ``SLOTS`` slots of ``SLOT_BYTES``): the
 header holds the appender's heartbeat (monotonic seconds, a double), then the stop flag.
@@ -48,7 +49,7 @@ import orjson
 
 from carevault.audit.signing import HeldKey, Signer
 from carevault.audit.trail import AuditTrail
-from carevault.errors import ConfigurationError, StoreUnavailable
+from carevault.errors import StoreUnavailable
 from carevault.store import Store, open_store
 
 SLOTS = 128
@@ -60,22 +61,9 @@ _STOP = 8  # header byte: set when the appender should end
 _LENGTH = struct.Struct(">I")
 _CONTEXT = multiprocessing.get_context("spawn")
 MODE_VAR = "CAREVAULT_AUDIT_APPENDER"  # "process" (default) or "thread"
-DEADLINE_VAR = "CAREVAULT_AUDIT_DEADLINE"  # seconds a read waits for its event (default 5)
 BEAT_EVERY = 0.2  # the appender's loop beats at least this often
 STALE_AFTER = 2.0  # no heartbeat for this long: the appender is frozen or dead
 _PR_SET_PDEATHSIG = 1
-
-
-def deadline() -> float:
-    """Seconds a read waits for its audit event before it fails (``CAREVAULT_AUDIT_DEADLINE``)."""
-    text = os.environ.get(DEADLINE_VAR, "5")
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise ConfigurationError(f"{DEADLINE_VAR}: must be a number of seconds") from None
-    if not 0.5 <= seconds <= 60:
-        raise ConfigurationError(f"{DEADLINE_VAR}: must be from 0.5 to 60 seconds")
-    return seconds
 
 
 class Receipt:
@@ -86,8 +74,8 @@ class Receipt:
     def __init__(self, appender: Appender, slot: int) -> None:
         self.appender, self.slot = appender, slot
 
-    def wait(self) -> None:
-        self.appender.wait(self.slot)
+    def wait(self, timeout: float) -> None:
+        self.appender.wait(self.slot, timeout)
 
 
 class Appender:
@@ -157,10 +145,10 @@ class Appender:
         self._doorbell.release()
         return Receipt(self, slot)
 
-    def wait(self, slot: int) -> None:
+    def wait(self, slot: int, timeout: float) -> None:
         """Block until ``slot`` is committed; StoreUnavailable if it failed or timed out."""
         at = HEADER + slot * SLOT_BYTES
-        give_up = time.monotonic() + deadline()
+        give_up = time.monotonic() + timeout
         try:
             while not self._bells[slot].acquire(timeout=0.25):
                 if self.broken:

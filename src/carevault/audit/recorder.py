@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from carevault.audit.appender import appender_for, deadline
+from carevault.audit.appender import appender_for
 from carevault.audit.signing import Signer
 from carevault.audit.trail import AuditTrail
 from carevault.domain.audit import Action, AuditEvent, Level, Outcome
@@ -23,6 +23,7 @@ from carevault.domain.ids import new_id, well_formed_id
 from carevault.errors import StoreUnavailable
 from carevault.repo.records import Staged
 from carevault.repo.unit import Waiting
+from carevault.waits import audit_deadline
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +71,8 @@ class GroupCommit:
         self._pending: list[_Waiter] = []
         self._leading = False
 
-    def submit(self, events: Sequence[dict[str, Any]]) -> None:
-        """Return once ``events`` are durable in the trail."""
+    def submit(self, events: Sequence[dict[str, Any]], timeout: float) -> None:
+        """Return once ``events`` are durable in the trail; StoreUnavailable past ``timeout``."""
         waiter = _Waiter(events)
         with self._lock:
             self._pending.append(waiter)
@@ -79,7 +80,7 @@ class GroupCommit:
             self._leading = True
         if lead:
             self._lead()
-        if not waiter.done.wait(deadline()):
+        if not waiter.done.wait(timeout):
             raise StoreUnavailable("audit: the read's event was not recorded in time")
         if waiter.error is not None:
             raise waiter.error
@@ -112,9 +113,9 @@ class _Pending:
     def __init__(self, group: GroupCommit, events: Sequence[dict[str, Any]]) -> None:
         self.group, self.events = group, events
 
-    def wait(self) -> None:
+    def wait(self, timeout: float) -> None:
         if self.events:
-            self.group.submit(self.events)
+            self.group.submit(self.events, timeout)
 
 
 def committer(trail: AuditTrail) -> GroupCommit:
@@ -215,7 +216,7 @@ class Auditor:
 
     def reads(self, events: Sequence[dict[str, Any]]) -> None:
         """Make read events durable (group commit) before the data is returned."""
-        self.announce(events).wait()
+        self.announce(events).wait(audit_deadline())
 
     def announce(self, events: Sequence[dict[str, Any]]) -> Waiting:
         """Start making read events durable; the data may go out once ``wait`` returns.

@@ -21,12 +21,15 @@ from carevault.repo.mapping import BY_TYPE, record_type, shares_partitions
 from carevault.repo.records import STALE, Record, Records, Staged, commit
 from carevault.store import Attr, ConditionCheck, Item, KeyCondition, SortKey, Store
 from carevault.store.types import Index
+from carevault.waits import audit_deadline
 
 
 class Waiting(Protocol):
     """Read events on their way to the audit trail."""
 
-    def wait(self) -> None: ...
+    def wait(self, timeout: float) -> None:
+        """Return once they are durable; StoreUnavailable after ``timeout`` seconds."""
+        ...
 
 
 class AuditSink(Protocol):
@@ -269,7 +272,7 @@ class Repository(Generic[E]):
         try:
             return self._load(item)
         finally:
-            early.wait()
+            early.wait(audit_deadline())
 
     def require(self, entity_id: str) -> E:
         """The entity with this id; NotFound if there is none in this clinic."""
