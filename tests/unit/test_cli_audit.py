@@ -20,13 +20,19 @@ from carevault.store.codec import decode, encode
 runner = CliRunner()
 
 
-def test_verify_disclosures_and_export(tmp_path: Path) -> None:
+def _initialized(tmp_path: Path, name: str) -> tuple[Path, dict[str, str], str, Practice]:
+    """`carevault init` in a new home, and a clinic in it: (home, env, clinic, practice)."""
     home = tmp_path / "home"
     env = {"CAREVAULT_HOME": str(home), "COLUMNS": "200"}
     assert runner.invoke(app, ["init"], env=env).exit_code == 0
     data, ring = Settings.load(home=str(home)).open()
-    clinic = clinics.create_clinic(store=data, ring=ring, name="CLI Clinic").id
+    clinic = clinics.create_clinic(store=data, ring=ring, name=name).id
     p = Practice.open(data, ring, clinic, audit=AuditContext(actor="u1", role="STAFF"))
+    return home, env, clinic, p
+
+
+def test_verify_disclosures_and_export(tmp_path: Path) -> None:
+    home, env, clinic, p = _initialized(tmp_path, "CLI Clinic")
     person = patients.register(
         practice=p,
         mrn="M-1",
@@ -87,12 +93,7 @@ def test_verify_disclosures_and_export(tmp_path: Path) -> None:
 
 
 def test_digest_prove_check_and_verify_against_an_auditors_digest(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    env = {"CAREVAULT_HOME": str(home), "COLUMNS": "200"}
-    assert runner.invoke(app, ["init"], env=env).exit_code == 0
-    data, ring = Settings.load(home=str(home)).open()
-    clinic = clinics.create_clinic(store=data, ring=ring, name="Proof Clinic").id
-    p = Practice.open(data, ring, clinic, audit=AuditContext(actor="u1", role="STAFF"))
+    home, env, clinic, p = _initialized(tmp_path, "Proof Clinic")
     legacy = p.uow.audit.event(Action.DENIED, "NOTE", None, None)  # type: ignore[union-attr]
     legacy["patient_id"] = "John Smith"  # an event written before ids were checked
     p.audit.append([legacy])

@@ -81,6 +81,11 @@ def _nothing(user_id: str) -> None:
     """No per-account hook."""
 
 
+def _user_pk(uow: UnitOfWork, user_id: str) -> str:
+    """The partition of a user's home item (their lockout and TOTP step sit beside it)."""
+    return uow.records.home("USER", user_id)[0]
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -122,7 +127,11 @@ class Authenticator:
     # -- lockout -----------------------------------------------------------------------
 
     def _lock_key(self, uow: UnitOfWork, user_id: str) -> tuple[str, str]:
-        return uow.records.home("USER", user_id)[0], "LOCKOUT"
+        return _user_pk(uow, user_id), "LOCKOUT"
+
+    def _refused_while_locked(self, tenant: str, user: User, origin: Origin) -> None:
+        """A sign-in attempt on a locked account: a critical event (the lock stays)."""
+        self._event(tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL, origin)
 
     def _locked(self, uow: UnitOfWork, user_id: str, now: datetime) -> bool:
         item = self.store.get(*self._lock_key(uow, user_id))
@@ -134,7 +143,7 @@ class Authenticator:
         pk, sk = self._lock_key(uow, user.id)
         item = self.store.get(pk, sk) or {"failures": []}
         if int(item.get("locked_until", 0)) > now.timestamp():  # locked already: it stays so
-            self._event(tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL, origin)
+            self._refused_while_locked(tenant, user, origin)
             return
         since = now.timestamp() - self.settings.window.total_seconds()
         failures = [t for t in item["failures"] if t > since] + [int(now.timestamp())]
@@ -181,7 +190,7 @@ class Authenticator:
         uow = self._uow(tenant)
         if self._locked(uow, user.id, now):  # answered as a wrong password: nothing is told
             credentials.HASHER.hash(password)
-            self._event(tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL, origin)
+            self._refused_while_locked(tenant, user, origin)
             raise AuthenticationFailed(WRONG)
         if not credentials.check_password(uow, user.id, password) or not user.active:
             self._fail(tenant, uow, user, now, origin)
@@ -224,13 +233,10 @@ class Authenticator:
             raise AuthenticationFailed("mfa: no authenticator is enrolled for this account")
         if self._locked(uow, user.id, now) or not user.active:
             mfa.spend(self.store, state)
-            self._event(
-                claims.tenant, user, Action.LOGIN_FAILED, Outcome.DENIED, Level.CRITICAL, origin
-            )
+            self._refused_while_locked(claims.tenant, user, origin)
             raise AuthenticationFailed(WRONG_CODE)
         step = mfa.matched_step(secret, code.strip(), now)
-        user_pk = uow.records.home("USER", user.id)[0]
-        if step is None or not mfa.use_step(self.store, user_pk, step):
+        if step is None or not mfa.use_step(self.store, _user_pk(uow, user.id), step):
             mfa.wrong_try(self.store, state)
             self._fail(claims.tenant, uow, user, now, origin)
             raise AuthenticationFailed(WRONG_CODE)
@@ -242,7 +248,7 @@ class Authenticator:
         secret = pyotp.random_base32()
         uow = self._uow(tenant)
         credentials.set_totp(uow, user_id, secret)
-        mfa.forget_steps(self.store, uow.records.home("USER", user_id)[0])
+        mfa.forget_steps(self.store, _user_pk(uow, user_id))
         return secret
 
     def _start(self, tenant: str, user: User, now: datetime, origin: Origin) -> Tokens:

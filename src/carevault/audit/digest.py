@@ -59,9 +59,13 @@ class Digest(BaseModel):
         except ValueError:
             return False
 
+    def data(self) -> dict[str, Any]:
+        """The digest as JSON types (what ``line`` writes)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
     def line(self) -> bytes:
         """The digest as one line of JSON."""
-        return orjson.dumps(self.model_dump(mode="json", exclude_none=True))
+        return orjson.dumps(self.data())
 
 
 def sign(tenant: str, chains: list[ChainState], signer: HeadSigner) -> Digest:

@@ -41,15 +41,16 @@ def keyed(digest: Digest, trail: AuditTrail) -> Digest:
     return digest.model_copy(update={"public_key": raw})
 
 
-def _leaves(trail: AuditTrail, shard: int, size: int) -> list[bytes]:
-    leaves: list[bytes] = []
+def _bodies(trail: AuditTrail, shard: int, size: int) -> list[bytes]:
+    """The canonical bodies of a chain's first ``size`` events (its tree's leaves)."""
+    bodies: list[bytes] = []
     for item in trail.events(shard):
-        if len(leaves) == size:
+        if len(bodies) == size:
             break
-        leaves.append(leaf_hash(bytes(item["event"])))
-    if len(leaves) != size:
+        bodies.append(bytes(item["event"]))
+    if len(bodies) != size:
         raise ValidationError("digest", f"chain {shard} holds fewer events than the digest")
-    return leaves
+    return bodies
 
 
 def inclusion(trail: AuditTrail, event_id: str) -> dict[str, Any]:
@@ -59,11 +60,7 @@ def inclusion(trail: AuditTrail, event_id: str) -> dict[str, Any]:
         state = digest.chain(shard)
         if state is None or not state.size:
             continue
-        bodies: list[bytes] = []
-        for item in trail.events(shard):
-            if len(bodies) == state.size:
-                break
-            bodies.append(bytes(item["event"]))
+        bodies = _bodies(trail, shard, state.size)
         for index, body in enumerate(bodies):
             if orjson.loads(body).get("id") == event_id:
                 leaves = [leaf_hash(b) for b in bodies]
@@ -74,7 +71,7 @@ def inclusion(trail: AuditTrail, event_id: str) -> dict[str, Any]:
                     "size": state.size,
                     "event": body.decode(),
                     "path": [p.hex() for p in inclusion_path(leaves, index)],
-                    "digest": orjson.loads(keyed(digest, trail).line()),
+                    "digest": keyed(digest, trail).data(),
                 }
     raise NotFound("audit event", event_id)
 
@@ -91,12 +88,13 @@ def consistency(trail: AuditTrail, old: Digest) -> dict[str, Any]:
             raise ValidationError("digest", f"chain {before.shard} is shorter now than then")
         proof: list[bytes] = []
         if before.size and before.size < after.size:
-            proof = consistency_proof(_leaves(trail, before.shard, after.size), before.size)
+            bodies = _bodies(trail, before.shard, after.size)
+            proof = consistency_proof([leaf_hash(b) for b in bodies], before.size)
         chains.append({"shard": before.shard, "proof": [p.hex() for p in proof]})
     return {
         "format": "carevault-consistency-v1",
-        "old": orjson.loads(keyed(old, trail).line()),
-        "new": orjson.loads(keyed(new, trail).line()),
+        "old": keyed(old, trail).data(),
+        "new": keyed(new, trail).data(),
         "chains": chains,
     }
 

@@ -199,14 +199,9 @@ class AuditTrail:
             }
             staged.append(Staged(Put(item)))
             if seq % CHECKPOINT == 0:
-                checkpoint = self._signed(pk, f"CKPT#{seq:012d}", shard, seq, digest)
-                staged.append(Staged(Put({**checkpoint, "root": tree.root()})))
+                staged.append(Staged(Put(self._signed(pk, f"CKPT#{seq:012d}", shard, seq, digest))))
             prev = digest
-        new_head = {
-            **self._signed(pk, "HEAD", shard, seq, prev),
-            "frontier": tree.pack(),
-            "root": tree.root(),
-        }
+        new_head = {**self._signed(pk, "HEAD", shard, seq, prev), "frontier": tree.pack()}
         if known[0] == 0:
             moved = Attr("pk").not_exists()
         else:
