@@ -75,7 +75,7 @@ class NotFound(CarevaultError):
     """No entity of that type and id exists in this clinic, or it was deleted."""
 
     def __init__(self, kind: str, entity_id: str) -> None:
-        super().__init__(f"{kind} {entity_id} not found")
+        super().__init__(f"{kind} not found")  # the same words for unknown, foreign, malformed
         self.kind = kind
         self.entity_id = entity_id
 

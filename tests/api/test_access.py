@@ -19,6 +19,7 @@ from carevault.services import clinical, scheduling
 from tests.api.conftest import PASSWORD, Api
 from tests.api.test_http import _problem
 from tests.domain.world import HALF_HOUR, local
+from tests.outbox import invitation_code
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -112,7 +113,7 @@ def test_platform_clients_list_and_onboard_clinics_and_reach_nothing_else(
     theirs = _bearer(tokens.json()["access_token"])
     own = c.get(f"{PREFIX}/clinics/{clinic_id}", headers=theirs)
     assert own.status_code == 200 and own.json()["name"] == "Harbor Family Practice"
-    _problem(c.get(f"{PREFIX}/clinics/{world.tenant}", headers=theirs), 403)  # not theirs
+    _problem(c.get(f"{PREFIX}/clinics/{world.tenant}", headers=theirs), 404)  # not theirs
 
     report = _bearer(_client_token(api, lister))
     _problem(c.post(f"{PREFIX}/clinics", json=onboarding, headers=report), 403)
@@ -124,14 +125,18 @@ def test_break_glass_opens_a_doctors_access_for_a_while(sqlite_api: Api) -> None
     api, c = sqlite_api, sqlite_api.client
     pid = api.world.patient().id  # not in the doctor's care
     doctor = api.headers(Role.DOCTOR)
-    _problem(c.get(f"{PREFIX}/patients/{pid}", headers=doctor), 403)
+    index = c.get(f"{PREFIX}/patients/{pid}", headers=doctor)  # outside care: the index entry
+    assert index.status_code == 200 and "ssn" not in index.json()
+    assert {"ssn", "phone", "allergies"} <= set(index.json()["masked"])
+    _problem(c.get(f"{PREFIX}/patients/{pid}/history/note", headers=doctor), 403)
     short = c.post(f"{PREFIX}/break-glass", json={"reason": "urgent"}, headers=doctor)
     assert _problem(short, 422)["field"] == "break_glass.reason"
     reason = {"reason": "Unconscious patient in the emergency room", "minutes": 30}
     _problem(c.post(f"{PREFIX}/break-glass", json=reason, headers=api.headers(Role.STAFF)), 403)
     opened = c.post(f"{PREFIX}/break-glass", json=reason, headers=doctor)
     assert opened.status_code == 201, opened.text
-    assert c.get(f"{PREFIX}/patients/{pid}", headers=doctor).status_code == 200
+    full = c.get(f"{PREFIX}/patients/{pid}", headers=doctor)
+    assert full.status_code == 200 and "masked" not in full.json() and "ssn" in full.json()
     admin = api.headers(Role.ADMIN)
     today = api.world.practice.now().date().isoformat()
     events = c.get(f"{PREFIX}/audit/events", params={"day": today}, headers=admin).json()
@@ -142,8 +147,9 @@ def test_a_patient_accepts_an_invitation_and_signs_in(sqlite_api: Api) -> None:
     api, c = sqlite_api, sqlite_api.client
     patient = api.world.patient()
     invited = c.post(f"{PREFIX}/patients/{patient.id}/invitations", headers=api.headers(Role.STAFF))
-    assert invited.status_code == 201, invited.text
-    token = invited.json()["token"]
+    assert invited.status_code == 202, invited.text
+    assert "token" not in invited.json()  # the caller would sign in as the patient with it
+    token = invitation_code(api.world.practice, patient.id)
     weak = c.post(f"{PREFIX}/invitations/acceptance", json={"token": token, "password": "weak"})
     assert _problem(weak, 422)["field"] == "password"
     accept = {"token": token, "password": PASSWORD}
@@ -155,7 +161,7 @@ def test_a_patient_accepts_an_invitation_and_signs_in(sqlite_api: Api) -> None:
     mine = _bearer(signed.json()["access_token"])
     assert c.get(f"{PREFIX}/patients/{patient.id}", headers=mine).status_code == 200
     other = api.world.patient().id
-    _problem(c.get(f"{PREFIX}/patients/{other}", headers=mine), 403)
+    _problem(c.get(f"{PREFIX}/patients/{other}", headers=mine), 404)  # not theirs: not found
 
 
 def test_registrations_are_listed_and_converted_once(sqlite_api: Api) -> None:
@@ -279,7 +285,7 @@ def test_records_by_code_and_medication_users_by_id_and_critical_events(sqlite_a
     seen = c.get(f"{PREFIX}/users/{world.doctor.id}", headers=staff)
     assert seen.status_code == 200 and seen.json()["role"] == "DOCTOR"
     _problem(c.get(f"{PREFIX}/users/{world.doctor.id}", headers=api.headers(Role.BILLING)), 403)
-    _problem(c.get(f"{PREFIX}/users/01JCW3Q4ZJ8X2M5N7P9R1T3V5X", headers=staff), 403)
+    _problem(c.get(f"{PREFIX}/users/01JCW3Q4ZJ8X2M5N7P9R1T3V5X", headers=staff), 404)
 
     auditor = api.headers(Role.AUDITOR)
     today = world.practice.now().date().isoformat()

@@ -10,6 +10,7 @@ from carevault.domain.clinic import Role
 from tests.api.conftest import Api
 from tests.api.test_http import _problem
 from tests.domain.world import HALF_HOUR, local
+from tests.outbox import invitation_code
 
 
 def _step(api: Api, path: str, etag: str, role: Role, body: dict[str, Any] | None = None) -> Any:
@@ -183,5 +184,6 @@ def test_listings_and_invitations(sqlite_api: Api) -> None:
     labs = c.get(f"{PREFIX}/records", params={"record_type": "LAB_RESULT"}, headers=doctor)
     assert [r["id"] for r in labs.json()["items"]] == [record.json()["id"]]
     invited = c.post(f"{PREFIX}/patients/{pid}/invitations", headers=staff)
-    assert invited.status_code == 201, invited.text
-    assert len(invited.json()["token"]) >= 20
+    assert invited.status_code == 202, invited.text
+    assert set(invited.json()) == {"invitation_id", "delivery", "expires_at"}
+    assert len(invitation_code(world.practice, pid)) >= 20  # waiting for the patient's email

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from carevault.domain.audit import Action, AuditEvent, Level
 from carevault.domain.clinic import Clinic, Role, User
 from carevault.domain.clinical import (
@@ -30,6 +32,7 @@ from carevault.services import (
 )
 from carevault.services.practice import Practice
 from tests.domain.world import HALF_HOUR, World, local, utc
+from tests.outbox import invitation_code
 
 MONDAY = date(2027, 3, 1)
 
@@ -339,7 +342,9 @@ def test_a13_treatment_records_of_a_client_by_session_date(world: World) -> None
     reads_only(world, queries=1)
 
 
-def test_a14_session_by_id_and_invitation_by_token_expire_by_ttl(world: World) -> None:
+def test_a14_session_by_id_and_invitation_by_token_expire_by_ttl(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     p, user = world.practice, world.doctor
     now = p.now()
     live = clinical.create(
@@ -349,12 +354,16 @@ def test_a14_session_by_id_and_invitation_by_token_expire_by_ttl(world: World) -
         practice=p, entity=Session, user_id=user.id, expires_at=now - timedelta(seconds=5)
     )
     patient = world.patient()
-    _, token = patients.invite(practice=p, patient_id=patient.id)
+    patients.invite(practice=p, patient_id=patient.id)
+    token = invitation_code(p, patient.id)
     past = Practice.open(
         world.store, world.ring, world.tenant, clock=lambda: now - timedelta(days=8)
     )
     stale_patient = world.patient()
-    _, stale_token = patients.invite(practice=past, patient_id=stale_patient.id)
+    # its message expired with it, so the outbox no longer has it: choose the token
+    stale_token = "stale-invitation-token-" + "x" * 20
+    monkeypatch.setattr(patients.secrets, "token_urlsafe", lambda n: stale_token)
+    patients.invite(practice=past, patient_id=stale_patient.id)
     world.store.reset()
     assert p.uow[Session].get(live.id) is not None
     assert p.uow[Session].get(dead.id) is None

@@ -22,6 +22,7 @@ from carevault.errors import (
 from carevault.repo.credentials import check_password, stage_password
 from carevault.services import billing, clinical, clinics, notes, patients
 from tests.domain.world import World, make_world
+from tests.outbox import invitation_code, messages_to
 
 
 def test_signing_locks_a_note_and_an_amendment_keeps_the_original(world: World) -> None:
@@ -87,8 +88,11 @@ def test_invoice_totals_payments_overdue_and_void(world: World) -> None:
 
 def test_portal_invitation_activates_once(world: World) -> None:
     p, patient = world.practice, world.patient()
-    invitation, token = patients.invite(practice=p, patient_id=patient.id)
+    invitation = patients.invite(practice=p, patient_id=patient.id)
+    token = invitation_code(p, patient.id)  # only the patient's email receives it
     assert invitation.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    (message,) = messages_to(p, patient.id)
+    assert message.to == patient.email and token not in message.subject
     assert p.uow[Patient].require(patient.id).account_status is AccountStatus.PENDING
     user = patients.activate(store=world.store, ring=world.ring, token=token)
     assert user.role.value == "PATIENT" and user.patient_id == patient.id

@@ -376,7 +376,11 @@ class Authenticator:
             if client is None or not client.active or claims.session != CLIENT_SESSION:
                 raise InvalidToken("token: the API client is no longer active")
             return claims
-        session = self._uow(claims.tenant)[Session].get(claims.session)
+        uow = self._uow(claims.tenant)
+        session = uow[Session].get(claims.session)
         if session is None or not session.active or session.expires_at <= self.now():
             raise InvalidToken("token: the session has ended")
+        user = self.store.get(*uow.records.home(User.TYPE, claims.subject))  # plain: no decrypt
+        if user is None or user.get("deleted_at") or not user["plain"].get("active", False):
+            raise InvalidToken("token: the user is no longer active")
         return claims

@@ -42,7 +42,7 @@ def clients(*, uow: UnitOfWork) -> list[ApiClient]:
 
 def deactivate_client(*, uow: UnitOfWork, client_id: str, version: int) -> ApiClient:
     """Stop a client: its credential and every token it holds stop working at once."""
-    current = uow[ApiClient].require(client_id)
+    current = uow[ApiClient].for_change(client_id)
     if current.version != version:
         raise StaleVersion(f"api client: is at version {current.version}, not {version}")
     saved = uow[ApiClient].update(current.changed(active=False))

@@ -11,21 +11,29 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from carevault.access import clients, policy
-from carevault.access.policy import CARE_SCOPED, Principal, mask
+from carevault.access import clients
+from carevault.access.policy import CARE_ROLES, PATIENT_BOUND, PolicyGate, Principal
 from carevault.audit.recorder import AuditContext, Auditor
 from carevault.audit.trail import verify
 from carevault.blobs import BlobStore
 from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action, AuditEvent, Level, Outcome, ShredReason
-from carevault.domain.base import Entity, kind_of
+from carevault.domain.base import Entity, kind_of, utcnow
 from carevault.domain.billing import Invoice
 from carevault.domain.clinic import ApiClient, Clinic, ProviderProfile, Role, User
 from carevault.domain.clinical import ClinicalNote, Document, MedicalRecord
-from carevault.domain.intake import Consent, Registration
+from carevault.domain.ids import is_id
+from carevault.domain.intake import Consent, Invitation, Registration
 from carevault.domain.patient import Patient
 from carevault.domain.scheduling import Appointment, TimeBlock
-from carevault.errors import PermissionDenied, StaleVersion, ValidationError
+from carevault.errors import (
+    CarevaultError,
+    NotFound,
+    PermissionDenied,
+    StaleVersion,
+    ValidationError,
+)
+from carevault.repo.care import open_break_glass
 from carevault.repo.unit import Listing, UnitOfWork
 from carevault.services import audit_trail, billing, clinical, clinics, notes, patients, scheduling
 from carevault.services.practice import Practice
@@ -53,7 +61,10 @@ class Guard:
         context = AuditContext(
             principal.user_id, principal.role.value, purpose, principal.request_id, principal.origin
         )
-        self.practice = Practice.open(store, ring, principal.tenant, blobs=blobs, audit=context)
+        self.gate = PolicyGate(store, principal, utcnow, self._refuse)
+        self.practice = Practice.open(
+            store, ring, principal.tenant, blobs=blobs, audit=context, gate=self.gate
+        )
         self._plain = UnitOfWork(store, ring, principal.tenant)  # unaudited existence checks
 
     @property
@@ -73,6 +84,17 @@ class Guard:
         )
         return PermissionDenied(permission, reason)
 
+    def _refuse(self, entity: type[Entity], patient_id: str | None) -> CarevaultError:
+        """A read by id the gate withholds: an audited denial (not found, for a patient's
+        login: another patient's records do not exist for it)."""
+        resource = entity.RESOURCE or entity.TYPE.lower()
+        permission = f"{resource}:read"
+        reason = "no care relationship with this patient"
+        if permission not in self.principal.permissions:
+            reason = f"the {self.principal.role.value} role does not allow it"
+        denied = self._deny(permission, reason, patient_id)
+        return NotFound(resource, "") if self.principal.role is Role.PATIENT else denied
+
     def check(self, permission: str, patient_id: str | None = None) -> None:
         """Allow ``permission`` (on ``patient_id``'s records) or raise an audited denial."""
         p = self.principal
@@ -81,28 +103,25 @@ class Guard:
         if patient_id is None:
             return
         if self._stored(Patient, patient_id) is None:
-            raise self._deny(permission, "no such patient in this clinic", None)
+            raise NotFound("patient", patient_id)
         if p.role is Role.PATIENT and patient_id != p.patient_id:
-            raise self._deny(permission, "a patient reaches only their own records", patient_id)
+            self._deny(permission, "a patient reaches only their own records", patient_id)
+            raise NotFound("patient", patient_id)  # another patient does not exist for them
         resource = permission.split(":", maxsplit=1)[0]
-        # booking is how care starts, so it is not care-scoped itself
-        scoped = resource in CARE_SCOPED and permission != "appointment:write"
-        if p.role is Role.DOCTOR and scoped and not self._cares_for(patient_id):
+        if (
+            p.role is Role.DOCTOR
+            and resource in PATIENT_BOUND
+            and not self.gate.related(patient_id)
+        ):
             raise self._deny(permission, "no care relationship with this patient", patient_id)
-
-    def _cares_for(self, patient_id: str) -> bool:
-        p = self.principal
-        if self.store.get(*policy.care_key(p.tenant, p.user_id, patient_id)) is not None:
-            return True
-        return policy.active_break_glass(self.store, p, self.practice.now())
 
     def break_glass(self, reason: str, minutes: int = 60) -> datetime:
         """Open emergency access to every patient for a while: a critical security event."""
-        if self.principal.role is not Role.DOCTOR:
+        p = self.principal
+        if p.role is not Role.DOCTOR:
             raise self._deny("break_glass:write", "only doctors may break the glass")
-        until = policy.open_break_glass(
-            self.store, self.principal, reason, minutes, self.practice.now()
-        )
+        until = open_break_glass(self.store, p.tenant, p.user_id, reason, minutes, utcnow())
+        self.gate.forget()
         self._auditor.record(
             Action.BREAK_GLASS,
             "USER",
@@ -113,16 +132,12 @@ class Guard:
         )
         return until
 
-    def _shown(self, entity: Entity) -> Any:
-        """What the principal's role may see of an entity it read or wrote."""
-        return mask(entity, self.principal.role)
-
     # -- operations --------------------------------------------------------------------
 
     def read_patient(self, patient_id: str) -> Patient:
-        """A patient, masked for the role."""
-        self.check("patient:read", patient_id)
-        return self._shown(self.practice.uow[Patient].require(patient_id))  # type: ignore[no-any-return]
+        """A patient as the caller may see it (a doctor outside care: its index entry)."""
+        self.check("patient:read")
+        return self.practice.uow[Patient].require(patient_id)
 
     def update_patient(
         self, patient_id: str, version: int | None = None, **changes: Any
@@ -133,23 +148,23 @@ class Guard:
         if version is not None and current.version != version:
             raise StaleVersion(f"patient: is at version {current.version}, not {version}")
         saved = patients.update(practice=self.practice, patient=current.changed(**changes))
-        return self._shown(saved)  # type: ignore[no-any-return]
+        return saved
 
     def search_patients(self, by: str, value: str) -> list[Patient]:
         """Patients by an encrypted search, masked for the role."""
         self.check("patient:search")
-        return [self._shown(x) for x in patients.find(practice=self.practice, by=by, value=value)]
+        return patients.find(practice=self.practice, by=by, value=value)
 
     def history(self, kind: str, patient_id: str) -> list[Any]:
         """A patient's records of one kind (appointments, notes, invoices, …)."""
         self.check(f"{kind}:read", patient_id)
         listing = self.practice.uow.history(patient_id, prefix=HISTORY[kind])
-        return [self._shown(x) for x in listing.items]
+        return listing.items
 
     def book(self, **fields: Any) -> Appointment:
         """Book an appointment."""
         self.check("appointment:write", fields.get("patient_id"))
-        return self._shown(scheduling.book(practice=self.practice, **fields))  # type: ignore[no-any-return]
+        return scheduling.book(practice=self.practice, **fields)
 
     def draft_note(self, **fields: Any) -> ClinicalNote:
         """Start a clinical note."""
@@ -170,7 +185,7 @@ class Guard:
         """The accounting of disclosures of one patient."""
         self.check("audit:read")
         if self._stored(Patient, patient_id) is None:
-            raise self._deny("audit:read", "no such patient in this clinic")
+            raise NotFound("patient", patient_id)
         return audit_trail.disclosures(practice=self.practice, patient_id=patient_id, since=since)
 
     def add_user(self, **fields: Any) -> User:
@@ -187,6 +202,8 @@ class Guard:
 
     def _stored(self, entity: type[Entity], entity_id: str) -> Item | None:
         """An entity's stored home item in this clinic (plain fields only: nothing decrypted)."""
+        if not is_id(entity_id):
+            return None  # a malformed id names nothing: the store is not asked
         item = self.store.get(*self._plain.records.home(entity.TYPE, entity_id))
         return None if item is None or item.get("deleted_at") else item
 
@@ -194,8 +211,7 @@ class Guard:
         """Check ``permission`` on the patient an existing object of this clinic belongs to."""
         item = self._stored(entity, entity_id)
         if item is None:
-            what = kind_of(entity).replace("_", " ")
-            raise self._deny(permission, f"no such {what} in this clinic")
+            raise NotFound(entity.RESOURCE or kind_of(entity), entity_id)
         self.check(permission, item["plain"]["patient_id"])
 
     def move_appointment(
@@ -214,7 +230,7 @@ class Guard:
         result: Appointment = steps[step](
             practice=self.practice, appointment_id=appointment_id, version=version, **extra
         )
-        return self._shown(result)  # type: ignore[no-any-return]
+        return result
 
     def reschedule(
         self, appointment_id: str, version: int, start: datetime, end: datetime
@@ -228,7 +244,7 @@ class Guard:
             start=start,
             end=end,
         )
-        return self._shown(moved)  # type: ignore[no-any-return]
+        return moved
 
     def sign_note(self, note_id: str, version: int) -> ClinicalNote:
         """Sign a draft note."""
@@ -277,7 +293,7 @@ class Guard:
         """Mark a patient inactive."""
         self.check("patient:write", patient_id)
         saved = patients.deactivate(practice=self.practice, patient_id=patient_id, version=version)
-        return self._shown(saved)  # type: ignore[no-any-return]
+        return saved
 
     def shred_patient(self, patient_id: str, reason: ShredReason) -> int:
         """Destroy a patient's data key for good: a critical event, its reason recorded."""
@@ -294,8 +310,8 @@ class Guard:
         )
         return count
 
-    def invite_patient(self, patient_id: str) -> Any:
-        """Invite a patient to the portal (the token is returned once)."""
+    def invite_patient(self, patient_id: str) -> Invitation:
+        """Invite a patient to the portal (the code goes to the patient, through the outbox)."""
         self.check("patient:write", patient_id)
         return patients.invite(practice=self.practice, patient_id=patient_id)
 
@@ -304,20 +320,18 @@ class Guard:
     def register_patient(self, **fields: Any) -> Patient:
         """Register a patient."""
         self.check("patient:write")
-        return self._shown(patients.register(practice=self.practice, **fields))  # type: ignore[no-any-return]
+        return patients.register(practice=self.practice, **fields)
 
     def patient_by_mrn(self, mrn: str) -> Patient | None:
         """A patient by MRN."""
         self.check("patient:search")
         found = patients.by_mrn(practice=self.practice, mrn=mrn)
-        return None if found is None else self._shown(found)
+        return None if found is None else (found)
 
     def patients_by_status(self, status: Any) -> list[Patient]:
         """Patients in one status."""
         self.check("patient:search")
-        return [
-            self._shown(x) for x in patients.by_status(practice=self.practice, status=status).items
-        ]
+        return patients.by_status(practice=self.practice, status=status).items
 
     def day_schedule(self, day: Any) -> list[Appointment]:
         """The clinic's appointments of a day."""
@@ -326,8 +340,10 @@ class Guard:
     def schedule_page(self, day: Any, limit: int = 100, cursor: str | None = None) -> Listing[Any]:
         """One page of the clinic's appointments of a day, and the cursor of the next."""
         self.check("appointment:search")
-        page = scheduling.day_schedule(practice=self.practice, day=day, limit=limit, cursor=cursor)
-        return Listing([self._shown(x) for x in page.items], page.cursor)
+        page: Listing[Any] = scheduling.day_schedule(
+            practice=self.practice, day=day, limit=limit, cursor=cursor
+        )
+        return page
 
     def provider_timeline(self, provider_id: str, start: datetime, end: datetime) -> Any:
         """A provider's appointments and blocks in a range."""
@@ -359,18 +375,18 @@ class Guard:
         """A user of the clinic (A2)."""
         self.check("user:read")
         if self._stored(User, user_id) is None:
-            raise self._deny("user:read", "no such user in this clinic")
+            raise NotFound("user", user_id)
         return self.practice.uow[User].require(user_id)
 
     def deactivate_user(self, user_id: str, version: int) -> User:
         """Mark a user inactive (their sessions are revoked by the caller, at once)."""
         self.check("user:write")
         if self._stored(User, user_id) is None:
-            raise self._deny("user:write", "no such user in this clinic")
+            raise NotFound("user", user_id)
         if user_id == self.principal.user_id:
             raise PermissionDenied("user:write", "an administrator cannot deactivate themselves")
         users = self.practice.uow[User]
-        current = users.require(user_id)
+        current = users.for_change(user_id)
         if current.version != version:
             raise StaleVersion("the user changed since it was read; read it again")
         saved = users.update(current.changed(active=False))
@@ -410,8 +426,11 @@ class Guard:
         """Create a provider's profile (``version`` None) or change it at ``version``."""
         self.check("provider:write")
         if version is None:
-            if self._plain[User].get(provider_id) is None:
-                raise self._deny("provider:write", "no such user in this clinic")
+            user = self._plain[User].get(provider_id) if is_id(provider_id) else None
+            if user is None:
+                raise NotFound("user", provider_id)
+            if user.role not in CARE_ROLES:
+                raise ValidationError("provider.id", "must name a user whose role provides care")
             profile = ProviderProfile.create(id=provider_id, **fields)
         else:
             current = self._plain[ProviderProfile].require(provider_id)
@@ -458,7 +477,7 @@ class Guard:
         """The principal's own clinic (A1); any other id names nothing here."""
         self.check("clinic:read")
         if clinic_id != self.principal.tenant:
-            raise self._deny("clinic:read", "no such clinic")
+            raise NotFound("clinic", clinic_id)
         return self.practice.uow[Clinic].require(clinic_id)
 
     def appointments_by_status(
@@ -466,14 +485,14 @@ class Guard:
     ) -> Listing[Any]:
         """A provider's appointments in one status (A9)."""
         self.check("appointment:search")
-        page = scheduling.by_status(
+        page: Listing[Any] = scheduling.by_status(
             practice=self.practice,
             provider_id=provider_id,
             status=status,
             limit=limit,
             cursor=cursor,
         )
-        return Listing([self._shown(x) for x in page.items], page.cursor)
+        return page
 
     def documents_by_type(
         self, doc_type: Any, limit: int = 100, cursor: str | None = None
@@ -503,7 +522,7 @@ class Guard:
         made = clinical.convert_registration(
             practice=self.practice, registration_id=registration_id, **extra
         )
-        return self._shown(made)  # type: ignore[no-any-return]
+        return made
 
     # -- API clients (service accounts) ----------------------------------------------------
 

@@ -1,52 +1,46 @@
-"""Authorization: the principal of a request, role permissions, masking and care rules.
+"""Authorization: who may read which fields of which resource, derived from the entities.
 
-Permissions are ``resource:action``. A role grants a set of them; on top of that:
+Permissions are ``resource:action``; the resources are the entities' ``RESOURCE`` names.
+Reads are decided per item by the principal's gate (``carevault.repo.gate``), from:
 
-- a PATIENT reaches only their own records;
-- a DOCTOR reaches a patient only with a care relationship (an appointment, a note or
-  being the primary provider, recorded as ``T#{t}#CARE#{doctor}#{patient}``), or during a
-  break-glass window, which needs a reason, expires, and is a critical security event;
-- reads are masked to the minimum necessary: STAFF sees no SSN and no clinical content,
-  BILLING no clinical content either, and nobody but the patient's own clinicians sees
-  notes and records.
+- the role's permission to read the resource;
+- the caller's relationship to the item's patient: a PATIENT reaches only their own
+  records, a DOCTOR only patients in their care (a care relationship on record, or an open
+  break-glass window); outside care a DOCTOR sees a patient's index entry (id, name, date
+  of birth, MRN: enough to start care or break the glass) and nothing else about them;
+- the field classes the role sees (minimum necessary): STAFF no SSN and no clinical
+  content, BILLING no clinical content and no booking reasons, ADMIN no clinical content,
+  and nobody but the patient's own clinicians the notes and records.
+
+``policy_table()`` is the whole decision as rows; docs/access.md shows it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from carevault.audit.recorder import Origin
-from carevault.domain.base import Entity
+from carevault.domain import ENTITIES
+from carevault.domain.base import BASE_FIELDS, Entity, FieldClass
 from carevault.domain.clinic import Role
-from carevault.errors import PermissionDenied, ValidationError
-from carevault.repo.records import Staged
-from carevault.store import Put, Store
+from carevault.repo.care import break_glass_open, cares_for
+from carevault.repo.gate import FULL, Sight
+from carevault.store import Store
 
-RESOURCES = (
-    "clinic",
-    "user",
-    "provider",
-    "patient",
-    "appointment",
-    "block",
-    "note",
-    "record",
-    "document",
-    "invoice",
-    "treatment",
-    "consent",
-    "insurance",
-    "registration",
-    "audit",
-    "client",
+C = FieldClass
+SERVED: dict[str, type[Entity]] = {e.RESOURCE: e for e in ENTITIES if e.RESOURCE}
+"""Each resource and the entity it is (from the declarations)."""
+RESOURCES = tuple(SERVED)
+PATIENT_BOUND = frozenset(r for r, e in SERVED.items() if e.PATIENT is not None)
+"""Resources about one patient: what care (and a patient's own login) scopes."""
+CLINICAL = frozenset(
+    r for r, e in SERVED.items() if e.PHI and all(e.field_class(f) is C.CLINICAL for f in e.PHI)
 )
-CLINICAL = ("note", "record", "document", "treatment")
-CARE_SCOPED = frozenset(
-    {"patient", "appointment", "note", "record", "document", "treatment", "consent"}
-)
-"""What a DOCTOR reads (and notes and records written) only for patients in their care."""
+"""Resources whose sealed content is all clinical: notes, records, documents, treatments."""
 
 
 def _grant(*specs: str) -> frozenset[str]:
@@ -84,21 +78,88 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.SERVICE: frozenset(),  # API clients carry their scopes instead
 }
 
-MASKED: dict[Role, dict[str, frozenset[str]]] = {
-    Role.STAFF: {
-        "PATIENT": frozenset({"ssn", "allergies", "medications", "conditions", "blood_type"}),
-        "APPT": frozenset({"notes", "notes_history"}),
-    },
-    Role.BILLING: {
-        "PATIENT": frozenset(
-            {"ssn", "allergies", "medications", "conditions", "blood_type", "emergency_contact"}
-        ),
-        "APPT": frozenset({"reason", "preparation", "notes", "notes_history"}),
-    },
+_FRONT = frozenset({C.INDEX, C.DEMOGRAPHIC, C.CONTACT, C.KIN, C.FINANCIAL, C.VISIT, C.ADMIN})
+SEES: dict[Role, frozenset[FieldClass]] = {
+    Role.ADMIN: _FRONT | {C.IDENTIFIER},
+    Role.DOCTOR: frozenset(C),
+    Role.STAFF: _FRONT,
+    Role.BILLING: frozenset({C.INDEX, C.DEMOGRAPHIC, C.CONTACT, C.FINANCIAL, C.ADMIN}),
+    Role.AUDITOR: frozenset({C.ADMIN}),
+    Role.PATIENT: frozenset(C),
+    Role.SERVICE: _FRONT | {C.IDENTIFIER},  # an API client: what the ADMIN who made it sees
 }
-BREAK_GLASS_MAX = timedelta(hours=4)
+"""The field classes each role sees of what it may read."""
+CARE_ROLES = frozenset({Role.DOCTOR})
+"""Roles that provide care: a provider profile belongs to a user of one of them."""
+SCOPED: dict[Role, str] = {Role.PATIENT: "their own", Role.DOCTOR: "in their care"}
+"""Roles that reach a patient's records only through a relationship to the patient."""
+INDEX_ENTRY = frozenset({C.INDEX})
+"""What a DOCTOR sees of a patient outside their care."""
 
-E = TypeVar("E", bound=Entity)
+
+class Decision(StrEnum):
+    ALLOW = "allow"
+    INDEX = "index only"
+    DENY = "deny"
+
+
+def decide(
+    role: Role, permissions: frozenset[str], resource: str, related: bool
+) -> tuple[Decision, frozenset[FieldClass]]:
+    """The decision and visible field classes for one role, resource and relationship."""
+    if f"{resource}:read" not in permissions:
+        return Decision.DENY, frozenset()
+    if resource in PATIENT_BOUND and role in SCOPED and not related:
+        if role is Role.DOCTOR and resource == "patient":
+            return Decision.INDEX, INDEX_ENTRY
+        return Decision.DENY, frozenset()
+    return Decision.ALLOW, SEES[role]
+
+
+def hidden_fields(entity: type[Entity], visible: frozenset[FieldClass]) -> frozenset[str]:
+    """The fields of ``entity`` whose class is not visible (never those every entity has)."""
+    return frozenset(
+        n
+        for n in entity.model_fields
+        if n not in BASE_FIELDS and entity.field_class(n) not in visible
+    )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the policy table."""
+
+    role: Role
+    resource: str
+    relationship: str
+    decision: Decision
+    visible: tuple[str, ...]
+
+
+def policy_table() -> list[Row]:
+    """Every role x resource x relationship the roles' permissions make a question."""
+    rows = []
+    for role in Role:
+        granted = ROLE_PERMISSIONS[role] if role is not Role.SERVICE else _service_scopes()
+        for resource, entity in SERVED.items():
+            if f"{resource}:read" not in granted:
+                continue
+            scoped = resource in PATIENT_BOUND and role in SCOPED
+            cases = [(SCOPED[role], True), ("any other", False)] if scoped else [("any", True)]
+            for label, related in cases:
+                decision, visible = decide(role, granted, resource, related)
+                shown = [c.value for c in C if c in visible and _has(entity, c)]
+                rows.append(Row(role, resource, label, decision, tuple(shown)))
+    return rows
+
+
+def _service_scopes() -> frozenset[str]:
+    """The widest scopes an API client can hold: its creator's (an ADMIN's) permissions."""
+    return ROLE_PERMISSIONS[Role.ADMIN]
+
+
+def _has(entity: type[Entity], cls: FieldClass) -> bool:
+    return any(entity.field_class(n) is cls for n in entity.model_fields)
 
 
 @dataclass(frozen=True)
@@ -123,48 +184,56 @@ class Principal:
         return cls(tenant, user_id, role, frozenset(permissions), **extra)
 
 
-def care_key(tenant: str, doctor: str, patient: str) -> tuple[str, str]:
-    return f"T#{tenant}#CARE#{doctor}#{patient}", "#"
+class PolicyGate:
+    """A principal's gate: the policy applied item by item (``carevault.repo.gate.Gate``)."""
 
+    def __init__(
+        self,
+        store: Store,
+        principal: Principal,
+        now: Callable[[], datetime],
+        refuse: Callable[[type[Entity], str | None], Exception],
+    ) -> None:
+        self.store, self.principal, self.now, self._refuse = store, principal, now, refuse
+        self._related: dict[str, bool] = {}
+        self._glass: bool | None = None
 
-def stage_care(tenant: str, doctor: str, patient: str) -> Staged:
-    """Record that ``doctor`` treats ``patient`` (written with the appointment or note)."""
-    pk, sk = care_key(tenant, doctor, patient)
-    return Staged(Put({"pk": pk, "sk": sk, "doctor": doctor, "patient": patient}))
+    def related(self, patient_id: str) -> bool:
+        """Whether the patient is the caller's own (PATIENT) or in their care (DOCTOR)."""
+        p = self.principal
+        if p.role is Role.PATIENT:
+            return patient_id == p.patient_id
+        if p.role is not Role.DOCTOR:
+            return False
+        known = self._related.get(patient_id)
+        if known is None:
+            known = cares_for(self.store, p.tenant, p.user_id, patient_id) or self.glass()
+            self._related[patient_id] = known
+        return known
 
+    def glass(self) -> bool:
+        """Whether the caller's break-glass window is open (asked once per request)."""
+        if self._glass is None:
+            p = self.principal
+            self._glass = break_glass_open(self.store, p.tenant, p.user_id, self.now())
+        return self._glass
 
-def break_glass_key(tenant: str, user: str) -> tuple[str, str]:
-    return f"T#{tenant}#BREAKGLASS#{user}", "#"
+    def forget(self) -> None:
+        """Ask the store again (after the caller broke the glass)."""
+        self._related.clear()
+        self._glass = None
 
+    def sight(self, entity: type[Entity], patient_id: str | None) -> Sight | None:
+        resource = entity.RESOURCE
+        if resource is None:
+            return FULL  # never served: sessions, invitations
+        p = self.principal
+        related = patient_id is not None and self.related(patient_id)
+        decision, visible = decide(p.role, p.permissions, resource, related)
+        if decision is Decision.DENY:
+            return None
+        hidden = hidden_fields(entity, visible)
+        return Sight(hidden) if hidden else FULL
 
-def active_break_glass(store: Store, principal: Principal, now: datetime) -> bool:
-    """Whether the principal's break-glass window is open."""
-    item = store.get(*break_glass_key(principal.tenant, principal.user_id))
-    return item is not None and int(item["expires_at"]) > now.timestamp()
-
-
-def open_break_glass(
-    store: Store, principal: Principal, reason: str, minutes: int, now: datetime
-) -> datetime:
-    """Open an emergency-access window (the caller audits it as a security event)."""
-    if principal.role is not Role.DOCTOR:
-        raise PermissionDenied("break_glass", "only doctors may break the glass")
-    if len(reason.strip()) < 10:
-        raise ValidationError("break_glass.reason", "must explain the emergency (10+ characters)")
-    if not 1 <= minutes <= BREAK_GLASS_MAX.total_seconds() // 60:
-        raise ValidationError("break_glass.minutes", "must be from 1 to 240")
-    until = now + timedelta(minutes=minutes)
-    pk, sk = break_glass_key(principal.tenant, principal.user_id)
-    store.put({"pk": pk, "sk": sk, "reason_given": True, "expires_at": int(until.timestamp())})
-    return until
-
-
-def mask(entity: E, role: Role) -> E:
-    """The entity as ``role`` may see it: masked fields emptied."""
-    hidden = MASKED.get(role, {}).get(entity.TYPE)
-    if not hidden:
-        return entity
-    empty: dict[str, Any] = {
-        name: [] if isinstance(getattr(entity, name), list) else None for name in hidden
-    }
-    return entity.model_copy(update=empty)
+    def refused(self, entity: type[Entity], patient_id: str | None) -> Exception:
+        return self._refuse(entity, patient_id)

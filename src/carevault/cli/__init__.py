@@ -11,6 +11,7 @@ from carevault import __version__
 from carevault.cli.audit import audit_app
 from carevault.cli.common import StoreOption, console, fail
 from carevault.cli.keys import init, keys_app
+from carevault.cli.outbox import outbox_app
 from carevault.cli.platform import platform_app
 from carevault.cli.seed import demo_command, seed_command
 from carevault.cli.serve import serve_command
@@ -25,6 +26,7 @@ app.add_typer(store_app, name="store", no_args_is_help=True)
 app.add_typer(keys_app, name="keys", no_args_is_help=True)
 app.add_typer(audit_app, name="audit", no_args_is_help=True)
 app.add_typer(platform_app, name="platform", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox", no_args_is_help=True)
 app.command("init")(init)
 app.command("seed")(seed_command)
 app.command("demo")(demo_command)

@@ -9,6 +9,7 @@ from carevault.domain.intake import (
     Consent,
     InsuranceVerification,
     Invitation,
+    Message,
     Registration,
     Session,
 )
@@ -31,6 +32,7 @@ ENTITIES: tuple[type[Entity], ...] = (
     InsuranceVerification,
     Registration,
     Invitation,
+    Message,
     Session,
     ApiClient,
     AuditEvent,
@@ -52,6 +54,7 @@ __all__ = [
     "Invoice",
     "Key",
     "MedicalRecord",
+    "Message",
     "Patient",
     "ProviderProfile",
     "Registration",

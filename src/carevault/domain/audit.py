@@ -53,6 +53,8 @@ class AuditEvent(Entity):
     """One audited action; ids and enums only, so it can be kept and shown without PHI."""
 
     TYPE: ClassVar[str] = "AUDIT"
+    RESOURCE: ClassVar[str | None] = "audit"
+    PATIENT: ClassVar[str | None] = None
     SUBJECT: ClassVar[str | None] = None
     HOME: ClassVar[tuple[str, str]] = ("AUDIT#S{shard}", "E#{seq}")  # a hash-chained log
     KEYS: ClassVar[tuple[Key, ...]] = (

@@ -7,13 +7,19 @@ An entity's class variables are its storage declaration, read by ``carevault.rep
 - ``SUBJECT``: the field naming whose data key seals it (``"@self"``: the entity itself);
 - ``KEYS``: GSI templates over plain fields (GSI2 is always the subject's history);
 - ``WHEN``: the subject-history sort template; ``LOOKUPS``/``UNIQUE``: beacon searches;
-- ``REFS``: fields naming entities that must exist in the same clinic when it is written.
+- ``REFS``: fields naming entities that must exist in the same clinic when it is written;
+- ``RESOURCE``: the name permissions and the API give it (None: never served);
+- ``PATIENT``: the field naming the patient it is about (``"@self"``: it is the patient);
+- ``SERVER_OWNED``: fields only the server sets (state, timestamps, derived values);
+- ``CLASSES``: each field's class (what it tells: identity, contact, clinical content, …);
+  undeclared fields are ``admin``. Access policy is derived from these three.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +30,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     ValidationInfo,
 )
 from pydantic.networks import validate_email
@@ -142,6 +149,21 @@ class Search(BaseModel):
     across_tenants: bool = False
 
 
+class FieldClass(StrEnum):
+    """What a field tells about its subject: masks and the access policy are per class."""
+
+    INDEX = "index"  # who the patient is: name, date of birth, MRN (the patient index)
+    DEMOGRAPHIC = "demographic"  # gender and the like
+    CONTACT = "contact"  # how to reach them: email, phone, address, preferences
+    KIN = "kin"  # their emergency contact
+    IDENTIFIER = "identifier"  # government and external identifiers (SSN, payer ids)
+    FINANCIAL = "financial"  # insurance, charges, payments
+    VISIT = "visit"  # why they come: a booking's reason and preparation
+    NOTES = "notes"  # clinicians' free-text notes on a booking
+    CLINICAL = "clinical"  # diagnoses, medications, allergies, findings, documents
+    ADMIN = "admin"  # status, dates and references: no content about the patient
+
+
 class Entity(BaseModel):
     """A stored entity: an id, a version for optimistic locking, and who changed it when."""
 
@@ -157,6 +179,10 @@ class Entity(BaseModel):
     REFS: ClassVar[dict[str, str]] = {}
     EXPIRES: ClassVar[str | None] = None  # a datetime field after which the item is gone
     HOME: ClassVar[tuple[str, str]] = ("{TYPE}#{id}", "#")  # the home item's key (after T#{t}#)
+    RESOURCE: ClassVar[str | None] = None
+    PATIENT: ClassVar[str | None] = "patient_id"
+    CLASSES: ClassVar[dict[str, FieldClass]] = {}
+    SERVER_OWNED: ClassVar[frozenset[str]] = frozenset()  # fields no request body may set
 
     id: Id = Field(default_factory=new_id)
     version: int = Field(default=0, ge=0)
@@ -167,6 +193,41 @@ class Entity(BaseModel):
     deleted_at: UtcDateTime | None = None
 
     STORED_APART: ClassVar[frozenset[str]] = frozenset({"id", "version", "deleted_at"})
+    _masked: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @classmethod
+    def field_class(cls, name: str) -> FieldClass:
+        """The class of one field (undeclared: admin)."""
+        return cls.CLASSES.get(name, FieldClass.ADMIN)
+
+    @classmethod
+    def patient_of(cls, entity_id: str, patient_id: object) -> str | None:
+        """The patient an entity is about, from its id and its ``PATIENT`` field's value."""
+        if cls.PATIENT == SELF:
+            return entity_id
+        if cls.PATIENT is None:
+            return None
+        return patient_id if isinstance(patient_id, str) else None
+
+    @property
+    def patient(self) -> str | None:
+        """The patient this entity is about, if any."""
+        field = self.PATIENT if self.PATIENT not in (None, SELF) else None
+        return self.patient_of(self.id, getattr(self, field) if field else None)
+
+    @property
+    def masked(self) -> frozenset[str]:
+        """Fields withheld from the reader (emptied here; absent from what the API returns)."""
+        return self._masked
+
+    def masked_for(self, hidden: frozenset[str]) -> Self:
+        """A copy with ``hidden`` fields withheld."""
+        hidden = hidden & frozenset(type(self).model_fields) - BASE_FIELDS
+        if not hidden:
+            return self
+        copy = self.model_copy(update=dict.fromkeys(hidden))
+        copy._masked = self._masked | hidden
+        return copy
 
     @classmethod
     def create(cls, **data: Any) -> Self:
@@ -174,12 +235,30 @@ class Entity(BaseModel):
         return checked(cls, data)
 
     def changed(self, **data: Any) -> Self:
-        """A copy with ``data`` applied and validated (the version is kept for the update)."""
+        """A copy with ``data`` applied and validated (the version is kept for the update).
+
+        A masked entity cannot change: its withheld fields would be written empty.
+        """
+        if self._masked:
+            raise MaskedWrite(type(self).__name__)
         return checked(type(self), {**self.model_dump(), **data})
 
     def fields(self) -> dict[str, Any]:
         """The stored form of every field but id, version and deletion (JSON types only)."""
         return self.model_dump(mode="json", exclude=set(self.STORED_APART))
+
+
+BASE_FIELDS = frozenset(
+    {"id", "version", "created_at", "updated_at", "created_by", "updated_by", "deleted_at"}
+)
+"""Fields every entity has; never masked (they tell nothing about the patient)."""
+
+
+class MaskedWrite(RuntimeError):
+    """A program error: an entity read masked was about to be written."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"{kind}: read masked, so it cannot be written; read it for change")
 
 
 E = TypeVar("E", bound=BaseModel)

@@ -8,7 +8,8 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from carevault.domain.base import Cents, Currency, Entity, Id, Key, Short, UtcDateTime
+from carevault.domain.base import Cents, Currency, Entity, FieldClass, Id, Key, Short, UtcDateTime
+from carevault.domain.base import FieldClass as C
 from carevault.errors import InvalidTransition, ValidationError
 
 
@@ -56,6 +57,31 @@ class Invoice(Entity):
     """A bill to a patient; totals are always recomputed from the lines and payments."""
 
     TYPE: ClassVar[str] = "INVOICE"
+    SERVER_OWNED: ClassVar[frozenset[str]] = frozenset(
+        {
+            "status",
+            "payments",
+            "issued_at",
+            "voided_at",
+            "void_reason",
+            "subtotal",
+            "total",
+            "paid",
+            "balance",
+        }
+    )
+    RESOURCE: ClassVar[str | None] = "invoice"
+    CLASSES: ClassVar[dict[str, FieldClass]] = {
+        "line_items": C.FINANCIAL,
+        "memo": C.FINANCIAL,
+        "payments": C.FINANCIAL,
+        "subtotal": C.FINANCIAL,
+        "discount": C.FINANCIAL,
+        "tax": C.FINANCIAL,
+        "total": C.FINANCIAL,
+        "paid": C.FINANCIAL,
+        "balance": C.FINANCIAL,
+    }
     PHI: ClassVar[frozenset[str]] = frozenset({"line_items", "memo"})
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(

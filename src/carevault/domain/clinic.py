@@ -14,6 +14,7 @@ from carevault.domain.base import (
     Currency,
     Email,
     Entity,
+    FieldClass,
     Id,
     Key,
     Name,
@@ -22,6 +23,7 @@ from carevault.domain.base import (
     TimeZone,
     minutes,
 )
+from carevault.domain.base import FieldClass as C
 
 
 class Plan(StrEnum):
@@ -56,6 +58,14 @@ class Clinic(Entity):
     """A clinic: the tenant every other entity belongs to."""
 
     TYPE: ClassVar[str] = "CLINIC"
+    SERVER_OWNED: ClassVar[frozenset[str]] = frozenset({"active", "subscription"})
+    RESOURCE: ClassVar[str | None] = "clinic"
+    PATIENT: ClassVar[str | None] = None
+    CLASSES: ClassVar[dict[str, FieldClass]] = {
+        "address": C.CONTACT,
+        "phone": C.CONTACT,
+        "email": C.CONTACT,
+    }
     SUBJECT: ClassVar[str | None] = SELF
     PHI: ClassVar[frozenset[str]] = frozenset({"address", "phone", "email"})
     KEYS: ClassVar[tuple[Key, ...]] = ()  # listed platform-wide by the clinic directory
@@ -87,6 +97,15 @@ class User(Entity):
     """A person who signs in: clinic staff, or a patient using the portal."""
 
     TYPE: ClassVar[str] = "USER"
+    SERVER_OWNED: ClassVar[frozenset[str]] = frozenset({"active", "patient_id"})
+    RESOURCE: ClassVar[str | None] = "user"
+    PATIENT: ClassVar[str | None] = None
+    CLASSES: ClassVar[dict[str, FieldClass]] = {
+        "first_name": C.INDEX,
+        "last_name": C.INDEX,
+        "email": C.CONTACT,
+        "phone": C.CONTACT,
+    }
     SUBJECT: ClassVar[str | None] = SELF
     PHI: ClassVar[frozenset[str]] = frozenset({"first_name", "last_name", "email", "phone"})
     KEYS: ClassVar[tuple[Key, ...]] = (
@@ -118,6 +137,9 @@ class ApiClient(Entity):
     """A service account: a hashed secret and the permissions (scopes) it may use."""
 
     TYPE: ClassVar[str] = "CLIENT"
+    SERVER_OWNED: ClassVar[frozenset[str]] = frozenset({"active", "secret_hash"})
+    RESOURCE: ClassVar[str | None] = "client"
+    PATIENT: ClassVar[str | None] = None
     SUBJECT: ClassVar[str | None] = None
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(index="gsi1", pk="{TYPE}", sk="{id}", purpose="every API client of the clinic"),
@@ -168,6 +190,8 @@ class ProviderProfile(Entity):
     """A provider's professional profile and availability; its id is the provider's user id."""
 
     TYPE: ClassVar[str] = "PROVIDER"
+    RESOURCE: ClassVar[str | None] = "provider"
+    PATIENT: ClassVar[str | None] = None
     SUBJECT: ClassVar[str | None] = None
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(index="gsi1", pk="{TYPE}", sk="{id}", purpose="every provider of the clinic"),

@@ -10,7 +10,8 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from carevault.domain.base import Entity, Id, Key, Search, Short, UtcDateTime
+from carevault.domain.base import Entity, FieldClass, Id, Key, Search, Short, UtcDateTime
+from carevault.domain.base import FieldClass as C
 from carevault.errors import InvalidTransition, ValidationError
 
 _ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.?[0-9A-TV-Z]{1,4})?$")
@@ -64,6 +65,18 @@ class ClinicalNote(Entity):
     """A SOAP note: editable as a draft, locked when signed; an amendment is a new note."""
 
     TYPE: ClassVar[str] = "NOTE"
+    SERVER_OWNED: ClassVar[frozenset[str]] = frozenset(
+        {"status", "signed_at", "signed_by", "amends", "amended_by"}
+    )
+    RESOURCE: ClassVar[str | None] = "note"
+    CLASSES: ClassVar[dict[str, FieldClass]] = {
+        "assessment": C.CLINICAL,
+        "diagnosis_codes": C.CLINICAL,
+        "medications": C.CLINICAL,
+        "objective": C.CLINICAL,
+        "plan": C.CLINICAL,
+        "subjective": C.CLINICAL,
+    }
     PHI: ClassVar[frozenset[str]] = frozenset(
         {"subjective", "objective", "assessment", "plan", "diagnosis_codes", "medications"}
     )
@@ -166,6 +179,21 @@ class MedicalRecord(Entity):
     """A visit's clinical record: vitals, ICD-10 diagnoses, prescriptions and follow-up."""
 
     TYPE: ClassVar[str] = "RECORD"
+    RESOURCE: ClassVar[str | None] = "record"
+    CLASSES: ClassVar[dict[str, FieldClass]] = {
+        "chief_complaint": C.CLINICAL,
+        "diagnoses": C.CLINICAL,
+        "diagnosis_codes": C.CLINICAL,
+        "follow_up": C.CLINICAL,
+        "medications": C.CLINICAL,
+        "prescriptions": C.CLINICAL,
+        "procedures": C.CLINICAL,
+        "recommendations": C.CLINICAL,
+        "symptoms": C.CLINICAL,
+        "visit": C.CLINICAL,
+        "vitals": C.CLINICAL,
+        "attachments": C.CLINICAL,
+    }
     PHI: ClassVar[frozenset[str]] = frozenset(
         {
             "visit",
@@ -256,6 +284,14 @@ class Document(Entity):
     """A file's metadata; the file itself is sealed in the blob store under ``blob_key``."""
 
     TYPE: ClassVar[str] = "DOC"
+    SERVER_OWNED: ClassVar[frozenset[str]] = frozenset({"blob_key", "size", "checksum"})
+    RESOURCE: ClassVar[str | None] = "document"
+    CLASSES: ClassVar[dict[str, FieldClass]] = {
+        "checksum": C.CLINICAL,
+        "description": C.CLINICAL,
+        "file_name": C.CLINICAL,
+        "title": C.CLINICAL,
+    }
     PHI: ClassVar[frozenset[str]] = frozenset({"title", "description", "file_name", "checksum"})
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(
@@ -310,6 +346,8 @@ class TreatmentRecord(Entity):
     """A therapy session's record: type, duration, therapist, sealed notes and plan."""
 
     TYPE: ClassVar[str] = "TREATMENT"
+    RESOURCE: ClassVar[str | None] = "treatment"
+    CLASSES: ClassVar[dict[str, FieldClass]] = {"notes": C.CLINICAL, "plan": C.CLINICAL}
     PHI: ClassVar[frozenset[str]] = frozenset({"notes", "plan"})
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(

@@ -35,3 +35,8 @@ def well_formed_id(value: object) -> str | None:
 def id_time(value: str) -> datetime:
     """When an id was made (UTC, millisecond precision)."""
     return ULID.from_str(check_id(value)).datetime
+
+
+def is_id(value: object) -> bool:
+    """Whether ``value`` is exactly an id carevault could have issued."""
+    return well_formed_id(value) == value

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from carevault.domain.base import SELF, Email, Entity, Id, Key, Name, Short, UtcDateTime
+from carevault.domain.base import (
+    SELF,
+    Email,
+    Entity,
+    FieldClass,
+    Id,
+    Key,
+    Name,
+    Short,
+    Text,
+    UtcDateTime,
+)
+from carevault.domain.base import FieldClass as C
 from carevault.domain.patient import Insurance
 
 
@@ -31,6 +43,9 @@ class Consent(Entity):
     """A patient's consent (or its revocation): what, when, and how they may be contacted."""
 
     TYPE: ClassVar[str] = "CONSENT"
+    SERVER_OWNED: ClassVar[frozenset[str]] = frozenset({"revoked_at", "revocation_reason"})
+    RESOURCE: ClassVar[str | None] = "consent"
+    CLASSES: ClassVar[dict[str, FieldClass]] = {"signed_name": C.INDEX, "notes": C.CLINICAL}
     PHI: ClassVar[frozenset[str]] = frozenset({"signed_name", "notes"})
     WHEN: ClassVar[str] = "{granted_at}"
     REFS: ClassVar[dict[str, str]] = {"patient_id": "PATIENT"}
@@ -71,6 +86,8 @@ class InsuranceVerification(Entity):
     """A request to verify a patient's insurance, and its outcome."""
 
     TYPE: ClassVar[str] = "INSVER"
+    RESOURCE: ClassVar[str | None] = "insurance"
+    CLASSES: ClassVar[dict[str, FieldClass]] = {"insurance": C.FINANCIAL, "result": C.FINANCIAL}
     PHI: ClassVar[frozenset[str]] = frozenset({"insurance", "result"})
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(
@@ -99,6 +116,17 @@ class Registration(Entity):
     """A self-registration before a patient record exists; converted into a patient."""
 
     TYPE: ClassVar[str] = "REGISTRATION"
+    SERVER_OWNED: ClassVar[frozenset[str]] = frozenset({"status", "patient_id"})
+    RESOURCE: ClassVar[str | None] = "registration"
+    PATIENT: ClassVar[str | None] = SELF
+    CLASSES: ClassVar[dict[str, FieldClass]] = {
+        "first_name": C.INDEX,
+        "last_name": C.INDEX,
+        "date_of_birth": C.INDEX,
+        "email": C.CONTACT,
+        "phone": C.CONTACT,
+        "concerns": C.CLINICAL,
+    }
     SUBJECT: ClassVar[str | None] = SELF
     PHI: ClassVar[frozenset[str]] = frozenset(
         {"first_name", "last_name", "email", "phone", "date_of_birth", "concerns"}
@@ -157,6 +185,7 @@ class Session(Entity):
     """
 
     TYPE: ClassVar[str] = "SESSION"
+    PATIENT: ClassVar[str | None] = None
     SUBJECT: ClassVar[str | None] = None
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(index="gsi4", pk="USER#{user_id}#SESSIONS", sk="{id}", purpose="a user's sessions"),
@@ -177,3 +206,41 @@ class Session(Entity):
     revoked_reason: str | None = Field(default=None, max_length=100)
     address: str | None = Field(default=None, max_length=45)  # the client's, at sign-in
     agent: str | None = Field(default=None, max_length=200)  # its user agent, at sign-in
+
+
+class MessageKind(StrEnum):
+    PORTAL_INVITATION = "portal_invitation"
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+
+
+class Message(Entity):
+    """A message to a patient waiting in the clinic's outbox (sealed: it names and reaches
+    the patient, and an invitation's carries its token, which nobody else may see)."""
+
+    TYPE: ClassVar[str] = "MESSAGE"
+    CLASSES: ClassVar[dict[str, FieldClass]] = {"to": C.CONTACT, "body": C.CLINICAL}
+    PHI: ClassVar[frozenset[str]] = frozenset({"to", "body"})
+    KEYS: ClassVar[tuple[Key, ...]] = (
+        Key(
+            index="gsi4",
+            pk="MESSAGE#STATUS#{status}",
+            sk="{created_at}#{id}",
+            purpose="the outbox: messages by status, oldest first",
+        ),
+    )
+    EXPIRES: ClassVar[str | None] = "expires_at"
+    REFS: ClassVar[dict[str, str]] = {"patient_id": "PATIENT"}
+
+    patient_id: Id
+    kind: MessageKind
+    channel: Literal["email"] = "email"
+    to: Email
+    subject: Short
+    body: Text
+    status: MessageStatus = MessageStatus.PENDING
+    sent_at: UtcDateTime | None = None
+    expires_at: UtcDateTime

@@ -12,6 +12,7 @@ from carevault.domain.base import (
     SELF,
     Email,
     Entity,
+    FieldClass,
     Id,
     Key,
     Name,
@@ -19,6 +20,7 @@ from carevault.domain.base import (
     Short,
     UtcDateTime,
 )
+from carevault.domain.base import FieldClass as C
 
 
 class Gender(StrEnum):
@@ -99,6 +101,39 @@ class Patient(Entity):
     """A patient of one clinic (a client, in a wellness practice)."""
 
     TYPE: ClassVar[str] = "PATIENT"
+    SERVER_OWNED: ClassVar[frozenset[str]] = frozenset(
+        {
+            "status",
+            "account_status",
+            "portal_user_id",
+            "activated_at",
+            "invitation_sent_at",
+            "last_login_at",
+            "external_tokens",
+        }
+    )
+    RESOURCE: ClassVar[str | None] = "patient"
+    PATIENT: ClassVar[str | None] = SELF
+    CLASSES: ClassVar[dict[str, FieldClass]] = {
+        "mrn": C.INDEX,
+        "first_name": C.INDEX,
+        "last_name": C.INDEX,
+        "date_of_birth": C.INDEX,
+        "gender": C.DEMOGRAPHIC,
+        "email": C.CONTACT,
+        "phone": C.CONTACT,
+        "address": C.CONTACT,
+        "preferences": C.CONTACT,
+        "emergency_contact": C.KIN,
+        "ssn": C.IDENTIFIER,
+        "external_ids": C.IDENTIFIER,
+        "external_tokens": C.IDENTIFIER,
+        "insurance": C.FINANCIAL,
+        "allergies": C.CLINICAL,
+        "medications": C.CLINICAL,
+        "conditions": C.CLINICAL,
+        "blood_type": C.CLINICAL,
+    }
     SUBJECT: ClassVar[str | None] = SELF
     PHI: ClassVar[frozenset[str]] = frozenset(
         {

@@ -15,12 +15,14 @@ from carevault.domain.base import (
     ClockTime,
     Currency,
     Entity,
+    FieldClass,
     Id,
     Key,
     Short,
     UtcDateTime,
     minutes,
 )
+from carevault.domain.base import FieldClass as C
 from carevault.errors import InvalidTransition
 
 GRANULE = timedelta(minutes=5)
@@ -103,6 +105,28 @@ class Appointment(Entity):
     """A booked visit of a patient with a provider; times are UTC instants."""
 
     TYPE: ClassVar[str] = "APPT"
+    SERVER_OWNED: ClassVar[frozenset[str]] = frozenset(
+        {
+            "day",
+            "status",
+            "status_history",
+            "cancelled_at",
+            "cancelled_by",
+            "cancellation_reason",
+            "payment",
+            "notes_history",
+        }
+    )
+    RESOURCE: ClassVar[str | None] = "appointment"
+    CLASSES: ClassVar[dict[str, FieldClass]] = {
+        "reason": C.VISIT,
+        "preparation": C.VISIT,
+        "cancellation_reason": C.VISIT,
+        "status_history": C.VISIT,
+        "notes": C.NOTES,
+        "notes_history": C.NOTES,
+        "payment": C.FINANCIAL,
+    }
     PHI: ClassVar[frozenset[str]] = frozenset(
         {"reason", "preparation", "notes", "notes_history", "status_history", "cancellation_reason"}
     )
@@ -236,6 +260,8 @@ class TimeBlock(Entity):
     """Time a provider cannot be booked: one-off or recurring, in the clinic's local time."""
 
     TYPE: ClassVar[str] = "BLOCK"
+    RESOURCE: ClassVar[str | None] = "block"
+    PATIENT: ClassVar[str | None] = None
     SUBJECT: ClassVar[str | None] = None
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(

@@ -43,6 +43,9 @@ from carevault.errors import (
 from carevault.store import Action, Attr, Delete, Item, Put, SortKey, Store
 from carevault.store.types import Index
 
+Admit = Callable[[Item], bool]
+"""Whether a stored home item may be decrypted for the reader (the access gate)."""
+
 _pack = msgpack.Packer(use_bin_type=True).pack
 _unpack = msgpack.unpackb
 SELF = "@self"
@@ -377,8 +380,11 @@ class Records:
         item = self.store.get(*self.home(type_name, record_id))
         return None if item is None else self.open(item)
 
-    def find(self, type_name: str, index: str, value: str) -> list[Record]:
-        """Records whose ``index`` field matches ``value`` (false positives removed)."""
+    def find(
+        self, type_name: str, index: str, value: str, admit: Admit | None = None
+    ) -> list[Record]:
+        """Records whose ``index`` field matches ``value`` (false positives removed); with
+        ``admit``, only stored items it admits are decrypted at all."""
         rt = self.type(type_name)
         lookup = next((lk for lk in rt.lookups if lk.index.name == index), None)
         if lookup is None:
@@ -394,9 +400,11 @@ class Records:
             )
             for item in self.store.query_all(partition, sk=SortKey.begins_with(f"{type_name}#")):
                 homes[(item["ref"], "#")] = None
-        return self._matching(list(homes), lookup.index.normalize, lookup.values, wanted)
+        return self._matching(list(homes), lookup.index.normalize, lookup.values, wanted, admit)
 
-    def find_unique(self, type_name: str, field_name: str, value: str) -> Record | None:
+    def find_unique(
+        self, type_name: str, field_name: str, value: str, admit: Admit | None = None
+    ) -> Record | None:
         """The record holding a unique value, through its sentinel (one get per key version)."""
         unique = self._unique(type_name, field_name)
         wanted = unique.index.normalize(value)
@@ -407,7 +415,7 @@ class Records:
         if unique.across_tenants:  # a sentinel of another tenant is not this tenant's
             homes = [h for h in homes if h[0].startswith(f"T#{self.tenant}#")]
         matches = self._matching(
-            homes, unique.index.normalize, lambda f: [f.get(field_name)], wanted
+            homes, unique.index.normalize, lambda f: [f.get(field_name)], wanted, admit
         )
         return matches[0] if matches else None
 
@@ -424,10 +432,11 @@ class Records:
         normalize: Callable[[str], str | None],
         values: Callable[[Mapping[str, Any]], list[Any]],
         wanted: str,
+        admit: Admit | None = None,
     ) -> list[Record]:
         found = []
         for home in self.store.batch_get(homes) if homes else []:
-            if home is None or home.get("deleted_at"):
+            if home is None or home.get("deleted_at") or (admit and not admit(home)):
                 continue
             record = self.open(home)
             if any(type(v) is str and normalize(v) == wanted for v in values(record.fields)):

@@ -15,8 +15,9 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action
-from carevault.domain.base import Entity, checked, kind_of, utcnow
+from carevault.domain.base import Entity, MaskedWrite, checked, kind_of, utcnow
 from carevault.errors import NotFound, ValidationError
+from carevault.repo.gate import FULL, Gate, Sight
 from carevault.repo.mapping import BY_TYPE, record_type, shares_partitions
 from carevault.repo.records import STALE, Record, Records, Staged, commit
 from carevault.store import Attr, ConditionCheck, Item, KeyCondition, SortKey, Store
@@ -79,9 +80,10 @@ class UnitOfWork:
         clock: Clock = utcnow,
         audit: AuditSink | None = None,
         create_tenant: bool = False,
+        gate: Gate | None = None,
     ) -> None:
         self.store, self.tenant, self.actor, self.clock = store, tenant, actor, clock
-        self.audit = audit
+        self.audit, self.gate = audit, gate
         self._events: list[dict[str, Any]] = []
         self.phone_region = phone_region
         types = [record_type(cls, phone_region) for cls in BY_TYPE.values()]
@@ -136,7 +138,7 @@ class UnitOfWork:
     def record(self, action: Action, entity: Entity) -> None:
         """Note an audit event for a staged write (it commits with the write)."""
         if self.audit is not None and entity.SUBJECT is not None:
-            self._events.append(self.audit.event(action, entity.TYPE, entity.id, _patient(entity)))
+            self._events.append(self.audit.event(action, entity.TYPE, entity.id, entity.patient))
 
     def disclose(self, entities: Sequence[Entity], search: str | None = None) -> None:
         """Make read (and search) events durable before PHI is handed out."""
@@ -144,9 +146,9 @@ class UnitOfWork:
             return
         events = [self.audit.event(Action.SEARCH, search, None, None)] if search else []
         events += [
-            self.audit.event(Action.READ, e.TYPE, e.id, _patient(e))
+            self.audit.event(Action.READ, e.TYPE, e.id, e.patient)
             for e in entities
-            if _patient(e) is not None  # PHI: it is about a patient
+            if e.patient is not None  # PHI: it is about a patient
         ]
         self.audit.reads(events)
 
@@ -165,6 +167,33 @@ class UnitOfWork:
     def load(self, item: Item) -> Entity:
         """The entity a stored home item holds, decrypted."""
         return self.entity(self.records.open(item))
+
+    def sight(self, item: Item) -> Sight | None:
+        """What the unit's principal may see of a stored home item (asked before decrypting)."""
+        if self.gate is None:
+            return FULL
+        return self.gate.sight(BY_TYPE[item["type"]], _stored_patient(item))
+
+    def refused(self, item: Item) -> Exception:
+        """The error a read by id of an item the principal may not see raises."""
+        assert self.gate is not None
+        return self.gate.refused(BY_TYPE[item["type"]], _stored_patient(item))
+
+    def shown(self, entity: Entity) -> Entity:
+        """An entity as the unit's principal may see it (asked again: after a write)."""
+        if self.gate is None:
+            return entity
+        sight = self.gate.sight(type(entity), entity.patient)
+        return entity.masked_for(hidden_all(entity)) if sight is None else sight.show(entity)
+
+    def admitted(self, items: Sequence[Item]) -> list[Entity]:
+        """The items of a listing the principal may see, decrypted and masked, in order."""
+        out = []
+        for item in items:
+            sight = self.sight(item)
+            if sight is not None:
+                out.append(sight.show(self.load(item)))
+        return out
 
     def entity(self, record: Record) -> Entity:
         """The entity a decrypted record holds."""
@@ -210,26 +239,22 @@ class UnitOfWork:
             cursor=cursor,
             filter=Attr("deleted_at").not_exists(),
         )
-        listing = Listing([self.load(i) for i in page.items], page.cursor)
+        listing = Listing(self.admitted(page.items), page.cursor)
         self.disclose(listing.items)
         return listing
 
 
-def _patient_of(type_name: str, record_id: str, patient_id: object) -> str | None:
-    """The patient a record is about: itself for patients and registrations, else its field."""
-    if type_name in ("PATIENT", "REGISTRATION"):
-        return record_id
-    return patient_id if isinstance(patient_id, str) else None
-
-
-def _patient(entity: Entity) -> str | None:
-    """The patient an entity is about, if any."""
-    return _patient_of(entity.TYPE, entity.id, getattr(entity, "patient_id", None))
+def hidden_all(entity: Entity) -> frozenset[str]:
+    """Every field of an entity but those every entity has."""
+    return frozenset(type(entity).model_fields)
 
 
 def _stored_patient(item: Item) -> str | None:
     """The patient a stored home item is about, from its clear fields (None: not there)."""
-    return _patient_of(item["type"], item["id"], item.get("plain", {}).get("patient_id"))
+    cls = BY_TYPE[item["type"]]
+    field = cls.PATIENT
+    value = item.get("plain", {}).get(field) if field and not field.startswith("@") else None
+    return cls.patient_of(item["id"], value)
 
 
 def _key(action: Any) -> tuple[str, str]:
@@ -254,23 +279,43 @@ class Repository(Generic[E]):
         return entity
 
     def _home(self, entity_id: str) -> tuple[str, str]:
-        return self.uow.records.home(self.type, _checked_id(entity_id))
+        if type(entity_id) is not str or not entity_id or "#" in entity_id or len(entity_id) > 64:
+            raise NotFound(self.kind, "")  # a malformed id names nothing; the store is not asked
+        return self.uow.records.home(self.type, entity_id)
 
     # -- reading ---------------------------------------------------------------------
 
     def get(self, entity_id: str, *, deleted: bool = False) -> E | None:
-        """The entity with this id, or None (also None if deleted, unless ``deleted``)."""
+        """The entity with this id as the reader may see it, or None (also if deleted,
+        unless ``deleted``). An item the reader may not see is refused, not decrypted."""
+        found = self._read(entity_id, deleted)
+        return None if found is None else self._typed(found[1].show(found[0]))
+
+    def for_change(self, entity_id: str) -> E:
+        """The entity with this id, unmasked, to be changed (the gate still admits it).
+
+        What a change returns is masked again; the unmasked copy stays in the service.
+        """
+        found = self._read(entity_id, False)
+        if found is None:
+            raise NotFound(self.kind, entity_id)
+        return found[0]
+
+    def _read(self, entity_id: str, deleted: bool) -> tuple[E, Sight] | None:
         item = self.uow.store.get(*self._home(entity_id))
         if item is None or (item.get("deleted_at") and not deleted):
             return None
+        sight = self.uow.sight(item)
+        if sight is None:
+            raise self.uow.refused(item)
         self.uow.remember(item)
         early = self.uow.announce(item)  # its event travels while the item is decrypted
         if early is None:
             entity = self._load(item)
             self.uow.disclose([entity])
-            return entity
+            return entity, sight
         try:
-            return self._load(item)
+            return self._load(item), sight
         finally:
             early.wait(audit_deadline())
 
@@ -283,16 +328,23 @@ class Repository(Generic[E]):
 
     def find(self, index: str, value: str) -> list[E]:
         """Entities whose encrypted field matches ``value`` (beacon lookup, verified)."""
-        found = [
-            self._typed(self.uow.entity(r)) for r in self.uow.records.find(self.type, index, value)
-        ]
+        records = self.uow.records.find(self.type, index, value, self._admitted)
+        found = [self._shown(r) for r in records]
         self.uow.disclose(found, search=self.type)
         return found
 
+    def _admitted(self, item: Item) -> bool:
+        """Whether the reader may see anything of a stored item (asked before decrypting)."""
+        return self.uow.sight(item) is not None
+
+    def _shown(self, record: Record) -> E:
+        """A found (admitted) record as the reader may see it."""
+        return self._typed(self.uow.shown(self.uow.entity(record)))
+
     def find_unique(self, field: str, value: str) -> E | None:
         """The entity holding a unique value (MRN, login email)."""
-        record = self.uow.records.find_unique(self.type, field, value)
-        found = None if record is None else self._typed(self.uow.entity(record))
+        record = self.uow.records.find_unique(self.type, field, value, self._admitted)
+        found = None if record is None else self._shown(record)
         self.uow.disclose([found] if found else [], search=self.type)
         return found
 
@@ -316,7 +368,7 @@ class Repository(Generic[E]):
             cursor=cursor,
             filter=Attr("type").eq(self.type) if shares_partitions(self.cls, index) else None,
         )
-        listing = Listing([self._load(i) for i in page.items], page.cursor)
+        listing = Listing([self._typed(e) for e in self.uow.admitted(page.items)], page.cursor)
         self.uow.disclose(listing.items)
         return listing
 
@@ -342,6 +394,8 @@ class Repository(Generic[E]):
 
     def update(self, entity: E) -> E:
         """Stage a change; ``entity.version`` must be the version it was read at."""
+        if entity.masked:
+            raise MaskedWrite(self.kind)
         current = self.uow.current(self._home(entity.id), entity.version)
         if current is None or current.get("deleted_at"):
             raise NotFound(self.kind, entity.id)
@@ -352,17 +406,17 @@ class Repository(Generic[E]):
 
     def delete(self, entity_id: str, *, version: int) -> E:
         """Stage a soft delete: the entity leaves every listing and lookup until restored."""
-        entity = self.require(entity_id)
+        entity = self.for_change(entity_id)
         if entity.version != version:
             raise STALE
         return self._set_deleted(entity, self.uow.clock())
 
     def restore(self, entity_id: str) -> E:
         """Stage the restore of a soft-deleted entity."""
-        entity = self.get(entity_id, deleted=True)
-        if entity is None or entity.deleted_at is None:
+        found = self._read(entity_id, True)
+        if found is None or found[0].deleted_at is None:
             raise NotFound(self.kind, entity_id)
-        return self._set_deleted(entity, None)
+        return self._set_deleted(found[0], None)
 
     def _set_deleted(self, entity: E, when: datetime | None) -> E:
         current = self.uow.current(self._home(entity.id), entity.version)
@@ -386,7 +440,7 @@ class Repository(Generic[E]):
         if deleted and not (current or {}).get("deleted_at"):
             action = Action.DELETE
         self.uow.record(action, entity)
-        return entity.model_copy(update={"version": version})
+        return self._typed(self.uow.shown(entity.model_copy(update={"version": version})))
 
     def _expiry(self, entity: E) -> int | None:
         if self.cls.EXPIRES is None:
@@ -410,9 +464,3 @@ class Repository(Generic[E]):
             error = ValidationError(f"{self.kind}.{field}", rule)
             checks.append(Staged(ConditionCheck(pk, sk, condition), error))
         return checks
-
-
-def _checked_id(value: str) -> str:
-    if type(value) is not str or not value or "#" in value or len(value) > 64:
-        raise ValidationError("id", "must be an id without '#'")
-    return value

@@ -36,7 +36,7 @@ def _save(p: Practice, invoice: Invoice) -> Invoice:
 
 
 def _read(p: Practice, invoice_id: str, version: int) -> Invoice:
-    return p.uow[Invoice].require(invoice_id).model_copy(update={"version": version})
+    return p.uow[Invoice].for_change(invoice_id).model_copy(update={"version": version})
 
 
 def issue(*, practice: Practice, invoice_id: str, version: int, due: date | None = None) -> Invoice:

@@ -142,7 +142,7 @@ def convert_registration(
 ) -> Patient:
     """Turn a pending registration into a patient, in one transaction."""
     p = practice
-    reg = p.uow[Registration].require(registration_id)
+    reg = p.uow[Registration].for_change(registration_id)
     if reg.status is not RegistrationStatus.PENDING:
         raise InvalidTransition("registration.status", f"cannot convert a {reg.status.value} one")
     if reg.date_of_birth is None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from carevault.access.policy import stage_care
 from carevault.domain.clinical import ClinicalNote, NoteStatus
 from carevault.errors import InvalidTransition, ValidationError
+from carevault.repo.care import stage_care
 from carevault.services.practice import Practice
 
 
@@ -25,7 +25,7 @@ def draft(*, practice: Practice, **fields: Any) -> ClinicalNote:
 def edit(*, practice: Practice, note_id: str, version: int, **content: Any) -> ClinicalNote:
     """Change a draft's content."""
     p = practice
-    note = p.uow[ClinicalNote].require(note_id).model_copy(update={"version": version})
+    note = p.uow[ClinicalNote].for_change(note_id).model_copy(update={"version": version})
     saved = p.uow[ClinicalNote].update(note.edited(**content))
     p.uow.commit()
     return saved
@@ -36,10 +36,10 @@ def sign(*, practice: Practice, note_id: str, version: int) -> ClinicalNote:
     p = practice
     if p.uow.actor is None:
         raise ValidationError("note.signed_by", "a note is signed by a known user")
-    note = p.uow[ClinicalNote].require(note_id).model_copy(update={"version": version})
+    note = p.uow[ClinicalNote].for_change(note_id).model_copy(update={"version": version})
     saved = p.uow[ClinicalNote].update(note.signed(p.now(), p.uow.actor))
     if note.amends is not None:
-        old = p.uow[ClinicalNote].require(note.amends)
+        old = p.uow[ClinicalNote].for_change(note.amends)
         if old.status is not NoteStatus.SIGNED:
             raise InvalidTransition("note.amends", "only a signed note can be amended")
         p.uow[ClinicalNote].update(old.changed(status=NoteStatus.AMENDED, amended_by=note.id))
@@ -50,7 +50,7 @@ def sign(*, practice: Practice, note_id: str, version: int) -> ClinicalNote:
 def amend(*, practice: Practice, note_id: str, **content: Any) -> ClinicalNote:
     """Start an amendment of a signed note: a new draft carrying the old content to edit."""
     p = practice
-    old = p.uow[ClinicalNote].require(note_id)
+    old = p.uow[ClinicalNote].for_change(note_id)
     if old.status is not NoteStatus.SIGNED:
         raise InvalidTransition("note.status", f"cannot amend a {old.status.value} note")
     base = {k: getattr(old, k) for k in ClinicalNote.CONTENT}

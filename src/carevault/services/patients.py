@@ -7,15 +7,16 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from carevault.access.policy import stage_care
 from carevault.crypto.keyring import Keyring
 from carevault.domain.clinic import Role, User
-from carevault.domain.intake import Invitation, InvitationStatus
+from carevault.domain.intake import Invitation, InvitationStatus, MessageKind
 from carevault.domain.patient import AccountStatus, Patient, PatientStatus
 from carevault.errors import InvalidTransition, NotFound, ValidationError
 from carevault.repo import credentials
+from carevault.repo.care import stage_care
 from carevault.repo.records import Staged
 from carevault.repo.unit import Listing, UnitOfWork
+from carevault.services import outbox
 from carevault.services.practice import Practice
 from carevault.store import Attr, Delete, Put, Store
 
@@ -74,7 +75,7 @@ def by_status(
 def deactivate(*, practice: Practice, patient_id: str, version: int) -> Patient:
     """Mark a patient inactive and close their portal account."""
     p = practice
-    patient = p.uow[Patient].require(patient_id).model_copy(update={"version": version})
+    patient = p.uow[Patient].for_change(patient_id).model_copy(update={"version": version})
     if patient.status is PatientStatus.INACTIVE:
         raise InvalidTransition("patient.status", "the patient is already inactive")
     account = patient.account_status  # a portal account, if there is one, closes too
@@ -95,10 +96,11 @@ def _pointer(token_hash: str) -> tuple[str, str]:
     return f"INVITE#{token_hash}", "#"
 
 
-def invite(*, practice: Practice, patient_id: str) -> tuple[Invitation, str]:
-    """Invite a patient to the portal; returns the invitation and its token (shown once)."""
+def invite(*, practice: Practice, patient_id: str) -> Invitation:
+    """Invite a patient to the portal: the token goes to the patient's email through the
+    clinic's outbox, in the same transaction, and to nobody else."""
     p = practice
-    patient = p.uow[Patient].require(patient_id)
+    patient = p.uow[Patient].for_change(patient_id)
     if patient.email is None:
         raise ValidationError("patient.email", "an invitation needs the patient's email")
     if patient.account_status is AccountStatus.ACTIVE:
@@ -126,8 +128,21 @@ def invite(*, practice: Practice, patient_id: str) -> tuple[Invitation, str]:
         "expires_at": expires,
     }
     p.uow.stage([Staged(Put(pointer, Attr("pk").not_exists()))])
+    outbox.stage(
+        p,
+        patient_id=patient_id,
+        to=patient.email,
+        kind=MessageKind.PORTAL_INVITATION,
+        subject=f"Your {p.clinic.name} patient portal invitation",
+        body=(
+            f"{p.clinic.name} invites you to its patient portal.\n"
+            f"Your invitation code: {token}\n"
+            f"It can be used once, until {invitation.expires_at:%Y-%m-%d %H:%M} UTC."
+        ),
+        expires_at=invitation.expires_at,
+    )
     p.uow.commit()
-    return saved, token
+    return saved
 
 
 def invitation_by_token(

@@ -14,6 +14,7 @@ from carevault.blobs import BlobStore
 from carevault.crypto.keyring import Keyring
 from carevault.domain.base import utcnow
 from carevault.domain.clinic import Clinic
+from carevault.repo.gate import Gate
 from carevault.repo.unit import Clock, UnitOfWork
 from carevault.store import Store
 
@@ -37,11 +38,13 @@ class Practice:
         blobs: BlobStore | None = None,
         clock: Clock = utcnow,
         audit: AuditContext | None = None,
+        gate: Gate | None = None,
     ) -> Practice:
         """The practice of an existing clinic (NotFound if there is none).
 
         With an ``audit`` context every write commits with its audit event and every
-        read of PHI is recorded before it is returned.
+        read of PHI is recorded before it is returned. With a ``gate`` every read is
+        decided and masked for its principal, item by item.
         """
         clinic = UnitOfWork(store, ring, clinic_id)[Clinic].require(clinic_id)
         auditor = None
@@ -56,6 +59,7 @@ class Practice:
             clock=clock,
             phone_region=clinic.settings.phone_region,
             audit=auditor,
+            gate=gate,
         )
         return cls(uow, clinic, blobs)
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from carevault.access.policy import stage_care
 from carevault.domain.base import local_instant
 from carevault.domain.clinic import ProviderProfile
 from carevault.domain.scheduling import (
@@ -25,6 +24,7 @@ from carevault.domain.scheduling import (
     TimeBlock,
 )
 from carevault.errors import ConflictError, InvalidTransition, Unavailable, ValidationError
+from carevault.repo.care import stage_care
 from carevault.repo.records import Staged
 from carevault.services.practice import Practice
 from carevault.store import Attr, Condition, ConditionCheck, Delete, Put, SortKey
@@ -199,7 +199,7 @@ def reschedule(
 ) -> Appointment:
     """Move a scheduled or confirmed appointment to a new time, atomically."""
     p = practice
-    appt = p.uow[Appointment].require(appointment_id)
+    appt = p.uow[Appointment].for_change(appointment_id)
     if appt.status not in (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED):
         raise InvalidTransition(
             "appointment.status", f"cannot reschedule a {appt.status.value} appointment"
@@ -230,7 +230,7 @@ def _move(
     status: AppointmentStatus,
     reason: str | None = None,
 ) -> Appointment:
-    appt = p.uow[Appointment].require(appointment_id).model_copy(update={"version": version})
+    appt = p.uow[Appointment].for_change(appointment_id).model_copy(update={"version": version})
     moved = appt.moved_to(status, p.now(), p.uow.actor, reason)
     saved = p.uow[Appointment].update(moved)
     if status not in HOLDS_TIME:
@@ -269,7 +269,7 @@ def cancel(*, practice: Practice, appointment_id: str, version: int, reason: str
 def add_notes(*, practice: Practice, appointment_id: str, version: int, notes: str) -> Appointment:
     """Replace the appointment's notes; earlier notes stay in its notes history."""
     p = practice
-    appt = p.uow[Appointment].require(appointment_id).model_copy(update={"version": version})
+    appt = p.uow[Appointment].for_change(appointment_id).model_copy(update={"version": version})
     saved = p.uow[Appointment].update(appt.with_notes(notes, p.now(), p.uow.actor))
     p.uow.commit()
     return saved

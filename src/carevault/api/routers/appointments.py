@@ -18,7 +18,7 @@ from carevault.api.routers.shapes import (
     step_fields,
     with_etag,
 )
-from carevault.domain.scheduling import Appointment, AppointmentStatus
+from carevault.domain.scheduling import Appointment, AppointmentStatus, TimeBlock
 from carevault.errors import ValidationError
 
 router = APIRouter(tags=["appointments"])
@@ -30,7 +30,6 @@ BOOKING_EXAMPLE = {
     "end": "2026-12-01T15:30:00Z",
     "reason": "Follow-up on blood pressure",
 }
-BOOKING_SETS = frozenset({"day", "status", "status_history", "cancelled_at", "cancelled_by"})
 
 
 @router.post("/appointments", status_code=201, summary="Book an appointment")
@@ -42,7 +41,7 @@ def book(
     body: Annotated[dict[str, Any], Body(examples=[BOOKING_EXAMPLE])],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    fields = client_fields(body, "appointment", BOOKING_SETS)
+    fields = client_fields(body, Appointment)
 
     def reread(appointment_id: str) -> Appointment:
         found: Appointment = g.practice.uow[Appointment].require(appointment_id)
@@ -158,7 +157,7 @@ def add_block(
     g: GuardDep,
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
-    return created(request, response, g.add_block(**client_fields(body, "block")))
+    return created(request, response, g.add_block(**client_fields(body, TimeBlock)))
 
 
 @router.delete("/time-blocks/{block_id}", status_code=204, summary="Lift a block (If-Match)")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from carevault.api.deps import GuardDep
 from carevault.api.protocol import if_match
 from carevault.api.routers.shapes import client_fields, created, page, step_fields, with_etag
-from carevault.domain.billing import InvoiceStatus
+from carevault.domain.billing import Invoice, InvoiceStatus
 from carevault.errors import ValidationError
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
@@ -20,7 +20,6 @@ INVOICE_EXAMPLE = {
     "patient_id": "01JCW3Q4ZJ8X2M5N7P9R1T3V5X",
     "line_items": [{"description": "Consultation", "quantity": 1, "unit_price": 15000}],
 }
-INVOICE_SETS = frozenset({"status", "payments", "issued_at", "voided_at", "void_reason"})
 
 
 class Step(StrEnum):
@@ -47,7 +46,7 @@ def create(
     g: GuardDep,
     body: Annotated[dict[str, Any], Body(examples=[INVOICE_EXAMPLE])],
 ) -> dict[str, Any]:
-    made = g.create_invoice(**client_fields(body, "invoice", INVOICE_SETS))
+    made = g.create_invoice(**client_fields(body, Invoice))
     return created(request, response, made)
 
 

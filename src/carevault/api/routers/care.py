@@ -22,15 +22,20 @@ from carevault.api.routers.shapes import (
     with_etag,
 )
 from carevault.domain.base import Entity
-from carevault.domain.clinical import DocumentType, MedicalRecord, RecordType, TreatmentRecord
-from carevault.domain.intake import InsuranceVerification
+from carevault.domain.clinical import (
+    ClinicalNote,
+    DocumentType,
+    MedicalRecord,
+    RecordType,
+    TreatmentRecord,
+)
+from carevault.domain.intake import Consent, InsuranceVerification
 from carevault.domain.patient import PatientStatus
 from carevault.errors import ValidationError
 
 router = APIRouter(tags=["care"])
 
 CHUNK = 64 * 1024
-NOTE_SETS = frozenset({"status", "signed_at", "signed_by", "amends", "amended_by"})
 
 
 class Kind(StrEnum):
@@ -61,7 +66,7 @@ def draft_note(
         Body(examples=[{"patient_id": "01JCW3Q4ZJ8X2M5N7P9R1T3V5X", "subjective": "Headache"}]),
     ],
 ) -> dict[str, Any]:
-    return created(request, response, g.draft_note(**client_fields(body, "note", NOTE_SETS)))
+    return created(request, response, g.draft_note(**client_fields(body, ClinicalNote)))
 
 
 @router.post("/notes/{note_id}/signature", summary="Sign a draft note (If-Match required)")
@@ -82,7 +87,7 @@ def amend_note(
     g: GuardDep,
     body: Annotated[dict[str, Any], Body(examples=[{"assessment": "Migraine"}])],
 ) -> dict[str, Any]:
-    made = g.amend_note(note_id, **client_fields(body, "note", NOTE_SETS | {"patient_id"}))
+    made = g.amend_note(note_id, **client_fields(body, ClinicalNote, frozenset({"patient_id"})))
     response.headers["Location"] = f"{request.url.path.rsplit('/', 3)[0]}/{made.id}"
     return with_etag(response, made)
 
@@ -102,7 +107,7 @@ def _creator(path: str, entity: type[Entity]) -> None:
         g: GuardDep,
         body: Annotated[dict[str, Any], Body()],
     ) -> dict[str, Any]:
-        made = g.create_record(entity, **client_fields(body, path.replace("-", "_")))
+        made = g.create_record(entity, **client_fields(body, entity, what=path.replace("-", "_")))
         return created(request, response, made)
 
 
@@ -117,7 +122,7 @@ def add_consent(
     g: GuardDep,
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
-    return created(request, response, g.add_consent(**client_fields(body, "consent")))
+    return created(request, response, g.add_consent(**client_fields(body, Consent)))
 
 
 @router.post("/documents", status_code=201, summary="Upload a document (multipart)")
@@ -212,10 +217,12 @@ def records_by(
 
 @router.post(
     "/patients/{patient_id}/invitations",
-    status_code=201,
-    summary="Invite a patient to the portal (the token is in this response only)",
+    status_code=202,
+    summary="Invite a patient to the portal (the code goes to the patient's email, not here)",
 )
 def invite(patient_id: str, g: GuardDep) -> dict[str, Any]:
-    invitation, token = g.invite_patient(patient_id)
-    expires = invitation.expires_at.isoformat()
-    return {"invitation_id": invitation.id, "token": token, "expires_at": expires}
+    """The invitation code is queued in the clinic's outbox for the patient's email; the
+    caller never sees it (a caller who could would sign in as the patient)."""
+    invitation = g.invite_patient(patient_id)
+    expires = invitation.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"invitation_id": invitation.id, "delivery": "email", "expires_at": expires}

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from carevault.api.deps import GuardDep, PlatformDep
 from carevault.api.routers.shapes import client_fields, page, public, with_etag
+from carevault.domain.clinic import Clinic, User
 
 router = APIRouter(prefix="/clinics", tags=["clinics"])
 
@@ -41,8 +42,8 @@ def onboard(
     body: Onboarding, request: Request, response: Response, p: PlatformDep
 ) -> dict[str, Any]:
     clinic, admin, secret = p.onboard(
-        client_fields(body.clinic, "clinic.clinic", frozenset({"active"})),
-        client_fields(body.admin, "clinic.admin", frozenset({"role", "patient_id"})),
+        client_fields(body.clinic, Clinic, what="clinic.clinic"),
+        client_fields(body.admin, User, frozenset({"role"}), what="clinic.admin"),
         body.password,
     )
     response.headers["Location"] = f"{request.url.path}/{clinic.id}"

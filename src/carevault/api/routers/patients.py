@@ -42,7 +42,7 @@ def register(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """A replay with the same ``Idempotency-Key`` returns the patient the first call made."""
-    fields = client_fields(body, "patient")
+    fields = client_fields(body, Patient)
     made = create_once(
         rt.store,
         g.principal,
@@ -69,7 +69,7 @@ def update(
     body: Annotated[dict[str, Any], Body(examples=[{"phone": "+1 415 555 0199"}])],
 ) -> dict[str, Any]:
     expected = if_match(request)
-    changes = client_fields(body, "patient")
+    changes = client_fields(body, Patient)
     saved: Patient = g.update_patient(patient_id, version=expected, **changes)
     return with_etag(response, saved)
 

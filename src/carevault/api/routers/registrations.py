@@ -15,11 +15,10 @@ from carevault.api.routers.shapes import (
     page,
     with_etag,
 )
-from carevault.domain.intake import RegistrationStatus
+from carevault.domain.intake import Registration, RegistrationStatus
+from carevault.domain.patient import Patient
 
 router = APIRouter(prefix="/registrations", tags=["registrations"])
-
-SERVER_SET = frozenset({"status", "patient_id"})
 
 
 @router.post("", status_code=201, summary="Record a self-registration")
@@ -32,7 +31,7 @@ def register(
         Body(examples=[{"first_name": "Mira", "last_name": "Sato", "email": "m@example.org"}]),
     ],
 ) -> dict[str, Any]:
-    made = g.register_intake(**client_fields(body, "registration", SERVER_SET))
+    made = g.register_intake(**client_fields(body, Registration))
     return created(request, response, made)
 
 
@@ -58,7 +57,7 @@ def convert(
     g: GuardDep,
     body: Annotated[dict[str, Any], Body(examples=[{"mrn": "MRN-000123", "gender": "female"}])],
 ) -> dict[str, Any]:
-    fields = client_fields(body, "conversion")
+    fields = client_fields(body, Patient, what="conversion")
     patient = g.convert_registration(registration_id, if_match(request), **fields)
     response.headers["Location"] = (
         f"{request.url.path.split('/registrations')[0]}/patients/{patient.id}"

@@ -8,26 +8,34 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request, Response
 
 from carevault.api.protocol import etag
-from carevault.domain.base import Entity
+from carevault.domain.base import BASE_FIELDS, Entity, kind_of
 from carevault.errors import ValidationError
-
-SERVER_FIELDS = frozenset(
-    {"id", "version", "created_at", "updated_at", "created_by", "updated_by", "deleted_at"}
-)
 
 
 def public(entity: Entity) -> dict[str, Any]:
-    """An entity as the JSON the API returns (already masked for the caller's role)."""
-    return entity.model_dump(mode="json")
+    """An entity as the JSON the API returns, masked for the caller.
+
+    A withheld field is absent and named under ``masked``; ``null`` keeps meaning "not on
+    file", so a reader can tell the two apart.
+    """
+    hidden = entity.masked
+    if not hidden:
+        return entity.model_dump(mode="json")
+    return {**entity.model_dump(mode="json", exclude=set(hidden)), "masked": sorted(hidden)}
 
 
 def client_fields(
-    body: dict[str, Any], what: str, also: frozenset[str] = frozenset()
+    body: dict[str, Any],
+    entity: type[Entity],
+    also: frozenset[str] = frozenset(),
+    what: str | None = None,
 ) -> dict[str, Any]:
-    """A request body's fields, refusing those only the server sets (``also``: per resource)."""
+    """A request body's fields, refusing those only the server sets: every entity's own,
+    the entity's ``SERVER_OWNED`` and ``also`` (what this one route sets)."""
+    owned = BASE_FIELDS | entity.SERVER_OWNED | also
     for name in body:
-        if name in SERVER_FIELDS or name in also:
-            raise ValidationError(f"{what}.{name}", "is set by the server")
+        if name in owned:
+            raise ValidationError(f"{what or kind_of(entity)}.{name}", "is set by the server")
     return body
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from carevault.api.deps import GuardDep, RuntimeDep
 from carevault.api.protocol import if_match
 from carevault.api.routers.shapes import client_fields, created, public, with_etag
-from carevault.domain.clinic import Role
+from carevault.domain.clinic import ProviderProfile, Role, User
 
 router = APIRouter(tags=["users and providers"])
 
@@ -57,7 +57,7 @@ def add_user(
     g: GuardDep,
     body: Annotated[dict[str, Any], Body(examples=[USER_EXAMPLE])],
 ) -> dict[str, Any]:
-    return created(request, response, g.add_user(**client_fields(body, "user")))
+    return created(request, response, g.add_user(**client_fields(body, User)))
 
 
 @router.put(
@@ -71,7 +71,7 @@ def put_profile(
     g: GuardDep,
     body: Annotated[dict[str, Any], Body(examples=[PROFILE_EXAMPLE])],
 ) -> dict[str, Any]:
-    fields = client_fields(body, "provider")
+    fields = client_fields(body, ProviderProfile, what="provider")
     g.check("provider:write")  # before anything about the profile is revealed
     expected = if_match(request) if g.has_profile(provider_id) else None
     saved = g.put_profile(provider_id, expected, **fields)
