@@ -82,6 +82,7 @@ class UnitOfWork:
         create_tenant: bool = False,
         gate: Gate | None = None,
     ) -> None:
+        store = store.scoped(tenant)  # on PostgreSQL, row-level security: this tenant only
         self.store, self.tenant, self.actor, self.clock = store, tenant, actor, clock
         self.audit, self.gate = audit, gate
         self._events: list[dict[str, Any]] = []

@@ -246,6 +246,15 @@ class Store(ABC):
         with _Translate(self):
             self._close()
 
+    def scoped(self, tenant: str) -> Store:
+        """This store as one tenant's repository uses it.
+
+        On an engine with row-level security (PostgreSQL) every statement of the returned
+        view may touch only rows of ``tenant`` and platform-level rows: a key built for
+        another tenant names nothing, whatever the code above asks. Others return ``self``.
+        """
+        return self
+
     def on_close(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` when the store is closed."""
         self.__dict__.setdefault("_on_close", []).append(callback)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,33 @@ from carevault.store.types import INDEXES, Key
 from carevault.store.validate import KEY_COLUMNS
 
 SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+APP_ROLE = "carevault_app"
+"""The role statements run as when the store connects as a superuser (who would bypass
+row-level security): it may read and write the store's tables, and nothing else."""
+SCOPE = "SELECT set_config('carevault.tenant', %s, true)"
+_SETTING = "current_setting('carevault.tenant', true)"
+TENANT_ROWS = (
+    f"coalesce({_SETTING}, '') = '*' OR left(pk, 2) <> 'T#'"
+    f" OR left(pk, length({_SETTING}) + 3) = 'T#' || {_SETTING} || '#'"
+)
+"""Row-level security: a tenant-scoped transaction sees its tenant's rows and platform rows
+(keys not under ``T#``); an unscoped connection (``*``) sees all; any other sees no tenant's."""
+_CREATE_ROLE = (
+    "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '"
+    + APP_ROLE
+    + "') THEN CREATE ROLE "
+    + APP_ROLE
+    + " NOLOGIN; END IF; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+)
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """A new pooled connection: unscoped, and never with a superuser's bypass of security."""
+    conn.execute("SELECT set_config('carevault.tenant', '*', false)")
+    row = conn.execute("SELECT current_setting('is_superuser')").fetchone()
+    if row is not None and row[0] == "on":
+        conn.execute(_CREATE_ROLE)
+        conn.execute(f"SET ROLE {APP_ROLE}")
 
 
 def _lock_id(*parts: str) -> int:
@@ -51,6 +79,7 @@ class PostgresStore(SqlStore):
         if not SCHEMA_RE.fullmatch(schema):
             raise ConfigurationError("store URL: schema must match [a-z_][a-z0-9_]{0,62}")
         self.schema = schema
+        self._tenant: str | None = None
         self.items = f"{schema}.items"
         self.changes_table = f"{schema}.changes"
         feed = _lock_id(schema, "feed")
@@ -60,19 +89,33 @@ class PostgresStore(SqlStore):
             min_size=pool_min,
             max_size=pool_max,
             kwargs={"autocommit": True},
+            configure=_configure,
             timeout=timeout,
             open=False,
         )
         with _Translate(self):
             self._pool.open(wait=True, timeout=timeout)
 
+    def scoped(self, tenant: str) -> PostgresStore:
+        view = copy.copy(self)  # the same pool; every statement scoped to the tenant
+        view._tenant = tenant
+        return view
+
     def _fetchone(self, sql: str, params: Sequence[Any]) -> Any:
         with self._pool.connection() as conn:
-            return conn.execute(sql, params).fetchone()
+            if self._tenant is None:
+                return conn.execute(sql, params).fetchone()
+            with conn.pipeline(), conn.transaction():
+                conn.execute(SCOPE, [self._tenant])
+                return conn.execute(sql, params).fetchone()
 
     def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self._pool.connection() as conn:
-            return conn.execute(sql, params).fetchall()
+            if self._tenant is None:
+                return conn.execute(sql, params).fetchall()
+            with conn.pipeline(), conn.transaction():
+                conn.execute(SCOPE, [self._tenant])
+                return conn.execute(sql, params).fetchall()
 
     @contextmanager
     def _transaction(self, keys: Sequence[Key]) -> Iterator[Connection]:
@@ -80,6 +123,8 @@ class PostgresStore(SqlStore):
         # Pipeline mode sends BEGIN, the lock and the first read in one round trip; the
         # server still runs them in order, so the read sees every earlier lock holder's commit.
         with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
+            if self._tenant is not None:
+                conn.execute(SCOPE, [self._tenant])
             conn.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [locks])
             yield conn
 
@@ -110,14 +155,27 @@ class PostgresStore(SqlStore):
             f"CREATE TABLE IF NOT EXISTS {s}.changes (seq bigserial PRIMARY KEY,"
             ' pk text COLLATE "C" NOT NULL, sk text COLLATE "C" NOT NULL,'
             " old bytea, new bytea, at double precision NOT NULL)",
+            f"ALTER TABLE {s}.items ENABLE ROW LEVEL SECURITY",
+            f"ALTER TABLE {s}.items FORCE ROW LEVEL SECURITY",
+            f"DROP POLICY IF EXISTS tenant_rows ON {s}.items",
+            f"CREATE POLICY tenant_rows ON {s}.items USING ({TENANT_ROWS})"
+            f" WITH CHECK ({TENANT_ROWS})",
+            "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '"
+            + APP_ROLE
+            + f"') THEN GRANT USAGE ON SCHEMA {s} TO {APP_ROLE};"
+            f" GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {APP_ROLE};"
+            f" GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {s} TO {APP_ROLE};"
+            " END IF; END $$",
         ]
         with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET LOCAL ROLE NONE")  # the schema's owner builds it
             conn.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(s, "ddl")])
             for statement in statements:
                 conn.execute(statement)
 
     def _drop_table(self) -> None:
-        with self._pool.connection() as conn:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET LOCAL ROLE NONE")
             conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
 
     def _close(self) -> None:
