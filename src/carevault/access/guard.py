@@ -207,6 +207,11 @@ class Guard:
         item = self.store.get(*self._plain.records.home(entity.TYPE, entity_id))
         return None if item is None or item.get("deleted_at") else item
 
+    def _provider(self, provider_id: str) -> None:
+        """NotFound unless the provider is one of this clinic's."""
+        if self._stored(ProviderProfile, provider_id) is None:
+            raise NotFound("provider", provider_id)
+
     def _owned(self, permission: str, entity: type[Entity], entity_id: str) -> None:
         """Check ``permission`` on the patient an existing object of this clinic belongs to."""
         item = self._stored(entity, entity_id)
@@ -348,6 +353,7 @@ class Guard:
     def provider_timeline(self, provider_id: str, start: datetime, end: datetime) -> Any:
         """A provider's appointments and blocks in a range."""
         self.check("appointment:search")
+        self._provider(provider_id)
         return scheduling.provider_timeline(
             practice=self.practice, provider_id=provider_id, start=start, end=end
         )
@@ -485,6 +491,7 @@ class Guard:
     ) -> Listing[Any]:
         """A provider's appointments in one status (A9)."""
         self.check("appointment:search")
+        self._provider(provider_id)
         page: Listing[Any] = scheduling.by_status(
             practice=self.practice,
             provider_id=provider_id,
