@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
 import psycopg
 import psycopg.errors as pgerr
@@ -30,7 +31,8 @@ SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 APP_ROLE = "carevault_app"
 """The role statements run as when the store connects as a superuser (who would bypass
 row-level security): it may read and write the store's tables, and nothing else."""
-SCOPE = "SELECT set_config('carevault.tenant', %s, true)"
+LOCKS = "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k"
+SCOPE = "SELECT set_config('carevault.tenant', %s, false)"
 _SETTING = "current_setting('carevault.tenant', true)"
 TENANT_ROWS = (
     f"coalesce({_SETTING}, '') = '*' OR left(pk, 2) <> 'T#'"
@@ -80,6 +82,7 @@ class PostgresStore(SqlStore):
             raise ConfigurationError("store URL: schema must match [a-z_][a-z0-9_]{0,62}")
         self.schema = schema
         self._tenant: str | None = None
+        self._scopes: WeakKeyDictionary[Any, str] = WeakKeyDictionary()  # connection -> tenant
         self.items = f"{schema}.items"
         self.changes_table = f"{schema}.changes"
         feed = _lock_id(schema, "feed")
@@ -101,32 +104,38 @@ class PostgresStore(SqlStore):
         view._tenant = tenant
         return view
 
+    def _scope(self, conn: Any) -> None:
+        """Set the connection's tenant for row-level security, when it is not set already.
+
+        Set for the session, outside any transaction (autocommit), so a rollback cannot
+        undo it behind the record kept here; a connection scoped for one tenant is reused
+        for that tenant without another statement.
+        """
+        wanted = self._tenant or "*"
+        if self._scopes.get(conn) != wanted:
+            conn.execute(SCOPE, [wanted])
+            self._scopes[conn] = wanted
+
     def _fetchone(self, sql: str, params: Sequence[Any]) -> Any:
-        with self._pool.connection() as conn:
-            if self._tenant is None:
-                return conn.execute(sql, params).fetchone()
-            with conn.pipeline(), conn.transaction():
-                conn.execute(SCOPE, [self._tenant])
-                return conn.execute(sql, params).fetchone()
+        with self._pool.connection() as conn, conn.pipeline():
+            self._scope(conn)
+            return conn.execute(sql, params).fetchone()
 
     def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        with self._pool.connection() as conn:
-            if self._tenant is None:
-                return conn.execute(sql, params).fetchall()
-            with conn.pipeline(), conn.transaction():
-                conn.execute(SCOPE, [self._tenant])
-                return conn.execute(sql, params).fetchall()
+        with self._pool.connection() as conn, conn.pipeline():
+            self._scope(conn)
+            return conn.execute(sql, params).fetchall()
 
     @contextmanager
     def _transaction(self, keys: Sequence[Key]) -> Iterator[Connection]:
         locks = sorted({_lock_id(self.schema, pk, sk) for pk, sk in keys})
         # Pipeline mode sends BEGIN, the lock and the first read in one round trip; the
         # server still runs them in order, so the read sees every earlier lock holder's commit.
-        with self._pool.connection() as conn, conn.pipeline(), conn.transaction():
-            if self._tenant is not None:
-                conn.execute(SCOPE, [self._tenant])
-            conn.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", [locks])
-            yield conn
+        with self._pool.connection() as conn, conn.pipeline():
+            self._scope(conn)
+            with conn.transaction():
+                conn.execute(LOCKS, [locks])
+                yield conn
 
     def _lock_feed(self, conn: Connection) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", self._feed_lock)
