@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from carevault.crypto.keyring import Keyring, _v
+from carevault.crypto.keytable import ABSENT, Expect
 from carevault.errors import ConflictError, KeyNotFound
-from carevault.store import Attr, Put
 
 
 class HeadSigner(Protocol):
@@ -85,10 +85,10 @@ class Signer:
         public = Ed25519PrivateKey.from_private_bytes(seed).public_key()
         raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
         item = {"pk": self._pk, "sk": _v(version), "wrapped": wrapped, "root": root, "public": raw}
-        condition = Attr("pk").not_exists() if pointer is None else Attr("current").eq(current)
+        expect = ABSENT if pointer is None else Expect.equals("current", current)
         try:
-            self.ring.keys.transact_write(
-                [Put(item), Put({"pk": self._pk, "sk": "#", "current": version}, condition)]
+            self.ring.keys.put_keys(
+                [(item, None), ({"pk": self._pk, "sk": "#", "current": version}, expect)]
             )
         except ConflictError:  # another process made it first: use theirs
             self._current = None

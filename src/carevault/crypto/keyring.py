@@ -27,6 +27,7 @@ from typing import Any
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from carevault.crypto.aead import cipher, open_sealed, seal
+from carevault.crypto.keytable import ABSENT, Expect, KeyItem, KeyTable
 from carevault.crypto.providers import KEY_BYTES, KeyProvider
 from carevault.errors import (
     ConditionFailed,
@@ -35,7 +36,6 @@ from carevault.errors import (
     KeyNotFound,
     NotFound,
 )
-from carevault.store import Attr, Put, Store
 
 Progress = Callable[[int], None]
 TENANTS = "KEYS#TENANTS"
@@ -59,7 +59,7 @@ class Keyring:
 
     def __init__(
         self,
-        keys: Store,
+        keys: KeyTable,
         provider: KeyProvider,
         *,
         cache_ttl: float = 300.0,
@@ -116,20 +116,18 @@ class Keyring:
             if self.keys.get(f"T#{tenant}#BRANCH", "#") is not None:
                 self._ensured.add(tenant)
                 return
-            actions = [
-                Put({"pk": TENANTS, "sk": tenant}),
-                Put(self.new_wrapped(f"T#{tenant}#BRANCH", _v(1), f"branch|{tenant}|1")),
-                Put(
-                    {"pk": f"T#{tenant}#BRANCH", "sk": "#", "current": 1, "version": 1},
-                    Attr("pk").not_exists(),
-                ),
-                Put(self.new_wrapped(f"T#{tenant}#INDEX", _v(1), f"index|{tenant}|1")),
-                Put(
-                    {"pk": f"T#{tenant}#INDEX", "sk": "#", "write": [1], "read": [1], "version": 1}
+            writes: list[tuple[KeyItem, Expect | None]] = [
+                ({"pk": TENANTS, "sk": tenant}, None),
+                (self.new_wrapped(f"T#{tenant}#BRANCH", _v(1), f"branch|{tenant}|1"), None),
+                ({"pk": f"T#{tenant}#BRANCH", "sk": "#", "current": 1, "version": 1}, ABSENT),
+                (self.new_wrapped(f"T#{tenant}#INDEX", _v(1), f"index|{tenant}|1"), None),
+                (
+                    {"pk": f"T#{tenant}#INDEX", "sk": "#", "write": [1], "read": [1], "version": 1},
+                    None,
                 ),
             ]
             try:
-                self.keys.transact_write(actions)
+                self.keys.put_keys(writes)
                 self._ensured.add(tenant)
                 return
             except ConflictError:  # a racing creator: look again
@@ -220,7 +218,7 @@ class Keyring:
             tenant, subject, os.urandom(KEY_BYTES), self.current_branch(tenant)
         )
         try:
-            self.keys.put(item, condition=Attr("pk").not_exists())
+            self.keys.put_key(item, ABSENT)
             return item
         except ConditionFailed:  # another writer created it first: use theirs
             winner = self.keys.get(f"T#{tenant}#SUBJECT#{subject}", "#")
@@ -230,7 +228,7 @@ class Keyring:
 
     def shred(self, tenant: str, subject: str) -> None:
         """Destroy a subject's data key: every copy of its sealed data becomes unreadable."""
-        self.keys.put(
+        self.keys.put_key(
             {"pk": f"T#{tenant}#SUBJECT#{subject}", "sk": "#", "destroyed": int(time.time())}
         )
         self.forget("subject", tenant, subject)
@@ -263,9 +261,9 @@ class Keyring:
     def set_index_versions(self, tenant: str, write: list[int], read: list[int]) -> None:
         """Move the tenant's index pointer (a rotation step), with optimistic locking."""
         pointer = self._index_pointer(tenant)
-        self.keys.put(
+        self.keys.put_key(
             {**pointer, "write": write, "read": read, "version": pointer["version"] + 1},
-            condition=Attr("version").eq(pointer["version"]),
+            Expect.equals("version", pointer["version"]),
         )
         self.forget("index", tenant)
 
@@ -274,7 +272,7 @@ class Keyring:
         pointer = self._index_pointer(tenant)
         version = int(max([*pointer["write"], *pointer["read"]])) + 1
         item = self.new_wrapped(f"T#{tenant}#INDEX", _v(version), f"index|{tenant}|{version}")
-        self.keys.put(item, condition=Attr("pk").not_exists())
+        self.keys.put_key(item, ABSENT)
         return version
 
     def drop_index_version(self, tenant: str, version: int) -> None:

@@ -8,10 +8,11 @@ throughout because every wrapped key names the key that wraps it.
 from __future__ import annotations
 
 from contextlib import suppress
+from itertools import islice
 
 from carevault.crypto.keyring import Keyring, Progress, _v
+from carevault.crypto.keytable import ABSENT, Expect
 from carevault.errors import ConditionFailed, KeyNotFound
-from carevault.store import Attr
 
 
 def rotate_root(ring: Keyring, progress: Progress | None = None) -> int:
@@ -32,9 +33,9 @@ def rewrap_root(ring: Keyring, progress: Progress | None = None) -> int:
                 key = ring.provider.unwrap(item["wrapped"], context, item["root"])
                 wrapped, root = ring.provider.wrap(key, context)
                 with suppress(ConditionFailed):  # another job re-wrapped it first
-                    ring.keys.put(
+                    ring.keys.put_key(
                         {**item, "wrapped": wrapped, "root": root},
-                        condition=Attr("root").eq(item["root"]),
+                        Expect.equals("root", item["root"]),
                     )
                 done += 1
                 if progress:
@@ -48,13 +49,13 @@ def rotate_branch(ring: Keyring, tenant: str) -> int:
     if pointer is None:
         raise KeyNotFound(f"tenant {tenant!r} has no keys: create it first")
     version = int(pointer["current"]) + 1
-    ring.keys.put(
+    ring.keys.put_key(
         ring.new_wrapped(f"T#{tenant}#BRANCH", _v(version), f"branch|{tenant}|{version}"),
-        condition=Attr("pk").not_exists(),
+        ABSENT,
     )
-    ring.keys.put(
+    ring.keys.put_key(
         {**pointer, "current": version, "version": pointer["version"] + 1},
-        condition=Attr("version").eq(pointer["version"]),
+        Expect.equals("version", pointer["version"]),
     )
     return version
 
@@ -69,15 +70,15 @@ def rewrap_subjects(ring: Keyring, tenant: str, progress: Progress | None = None
     for version in range(1, current):
         partition = f"T#{tenant}#SUBJECTS#B{version:08d}"
         while True:
-            page = ring.keys.query(partition, index="gsi1", limit=100)
-            if not page.items:
+            batch = list(islice(ring.keys.query_all(partition, index="gsi1"), 100))
+            if not batch:
                 break
-            for item in page.items:
+            for item in batch:
                 subject = item["gsi1sk"]
                 _, key = ring.unwrap_subject(tenant, subject, item)
                 moved = ring.subject_item(tenant, subject, key, current)
                 with suppress(ConditionFailed):  # shredded or moved meanwhile
-                    ring.keys.put(moved, condition=Attr("branch").eq(version))
+                    ring.keys.put_key(moved, Expect.equals("branch", version))
                 done += 1
                 if progress:
                     progress(1)

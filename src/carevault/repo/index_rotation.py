@@ -44,7 +44,7 @@ def rotate_index(
         ring.set_index_versions(tenant, write=[*old, new], read=sorted({*current.read, new}))
         job = {"pk": job_key[0], "sk": job_key[1], "new": new, "old": old, "phase": 1,
                "type": "", "after": ""}  # fmt: skip
-        ring.keys.put(job)
+        ring.keys.put_key(job)
         time.sleep(wait)
     done = 0
     while job["phase"] in (1, 2):
@@ -85,5 +85,5 @@ def _reindex(records: Records, type_name: str, record_id: str) -> None:
 
 def _save(records: Records, job: dict[str, Any], **changes: Any) -> dict[str, Any]:
     job = {**job, **changes}
-    records.ring.keys.put(job)
+    records.ring.keys.put_key(job)
     return job

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import ClassVar
 
+from carevault.crypto.keytable import Expect
 from carevault.errors import CarevaultError, TransactionTooLarge, ValidationError
-from carevault.store.conditions import Condition, KeyCondition
+from carevault.store.conditions import Attr, Condition, KeyCondition
 from carevault.store.cursor import decode_cursor, encode_cursor
 from carevault.store.types import (
     INDEXES,
@@ -200,6 +201,14 @@ class Store(ABC):
         with _Translate(self):
             self._write([Put(item, condition)], int(time.time()), single=True)
 
+    def put_key(self, item: Item, expect: Expect | None = None) -> None:
+        """A key table's write (``carevault.crypto.keytable``): ``put`` with its condition."""
+        self.put(item, condition=_expected(expect))
+
+    def put_keys(self, writes: Sequence[tuple[Item, Expect | None]]) -> None:
+        """A key table's atomic writes: one transaction of conditional puts."""
+        self.transact_write([Put(item, _expected(e)) for item, e in writes])
+
     def delete(self, pk: str, sk: str, *, condition: Condition | None = None) -> None:
         """Remove an item; ConditionFailed if ``condition`` is false of it."""
         key = _key(pk, sk, "key")
@@ -305,3 +314,12 @@ class Store(ABC):
 
     @abstractmethod
     def _close(self) -> None: ...
+
+
+def _expected(expect: Expect | None) -> Condition | None:
+    """The store condition a key table's ``Expect`` stands for."""
+    if expect is None:
+        return None
+    if expect.absent:
+        return Attr(expect.field).not_exists()
+    return Attr(expect.field).eq(expect.value)
