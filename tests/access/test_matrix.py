@@ -520,3 +520,21 @@ def test_masking_and_break_glass(world: World) -> None:
     assert not full.masked and full.ssn == patient.ssn and full.allergies == ["Latex"]
     events = audit_trail.by_level(practice=world.practice, level=Level.CRITICAL, day=_today(world))
     assert any(e.action is Action.BREAK_GLASS for e in events)
+
+
+def test_the_gate_refuses_writes_an_operation_forgot_to_check(world: World) -> None:
+    """A service called with a principal's practice, past every operation-level check, still
+    cannot write what the principal may not: the repository asks the gate on each write."""
+    stranger = world.patient("Gated")
+    doctor = Guard(world.store, world.ring, Principal.of(world.tenant, world.doctor.id, D))
+    with pytest.raises(PermissionDenied):
+        notes.draft(practice=doctor.practice, patient_id=stranger.id, provider_id=world.doctor.id)
+    billing_user = _user(world, B)
+    biller = Guard(world.store, world.ring, Principal.of(world.tenant, billing_user.id, B))
+    current = world.practice.uow[Patient].require(stranger.id)
+    with pytest.raises(PermissionDenied):  # BILLING reads patients, never changes them
+        patients.update(practice=biller.practice, patient=current.changed(phone="+14155550100"))
+    assert world.practice.uow[Patient].require(stranger.id).version == current.version
+    assert world.practice.uow.history(stranger.id, prefix="NOTE#").items == []  # nothing staged
+    events = audit_trail.by_level(practice=world.practice, level=Level.CRITICAL, day=_today(world))
+    assert [e.action for e in events if e.patient_id == stranger.id] == [Action.DENIED] * 2

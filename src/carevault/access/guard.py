@@ -61,7 +61,7 @@ class Guard:
         context = AuditContext(
             principal.user_id, principal.role.value, purpose, principal.request_id, principal.origin
         )
-        self.gate = PolicyGate(store, principal, utcnow, self._refuse)
+        self.gate = PolicyGate(store, principal, utcnow, self._refuse, self._refuse_write)
         self.practice = Practice.open(
             store, ring, principal.tenant, blobs=blobs, audit=context, gate=self.gate
         )
@@ -94,6 +94,10 @@ class Guard:
             reason = f"the {self.principal.role.value} role does not allow it"
         denied = self._deny(permission, reason, patient_id)
         return NotFound(resource, "") if self.principal.role is Role.PATIENT else denied
+
+    def _refuse_write(self, permission: str, patient_id: str | None) -> PermissionDenied:
+        """A write the gate refuses (the operation's own check let it through): audited."""
+        return self._deny(permission, "not yours to change", patient_id)
 
     def check(self, permission: str, patient_id: str | None = None) -> None:
         """Allow ``permission`` (on ``patient_id``'s records) or raise an audited denial."""

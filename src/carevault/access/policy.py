@@ -193,8 +193,10 @@ class PolicyGate:
         principal: Principal,
         now: Callable[[], datetime],
         refuse: Callable[[type[Entity], str | None], Exception],
+        refuse_write: Callable[[str, str | None], Exception],
     ) -> None:
         self.store, self.principal, self.now, self._refuse = store, principal, now, refuse
+        self._refuse_write = refuse_write
         self._related: dict[str, bool] = {}
         self._glass: bool | None = None
 
@@ -237,3 +239,14 @@ class PolicyGate:
 
     def refused(self, entity: type[Entity], patient_id: str | None) -> Exception:
         return self._refuse(entity, patient_id)
+
+    def refuses_write(self, entity: type[Entity], patient_id: str | None) -> Exception | None:
+        resource = entity.RESOURCE
+        if resource is None:
+            return None  # never served: sessions, invitations, outbox messages
+        p, permission = self.principal, f"{resource}:write"
+        if permission not in p.permissions:
+            return self._refuse_write(permission, patient_id)
+        if patient_id is None or resource not in PATIENT_BOUND or p.role not in SCOPED:
+            return None
+        return None if self.related(patient_id) else self._refuse_write(permission, patient_id)

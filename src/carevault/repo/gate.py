@@ -39,3 +39,8 @@ class Gate(Protocol):
     def refused(self, entity: type[Entity], patient_id: str | None) -> Exception:
         """The (audited) error a read by id of a withheld item raises."""
         ...
+
+    def refuses_write(self, entity: type[Entity], patient_id: str | None) -> Exception | None:
+        """None if the principal may write an item of ``entity`` about ``patient_id``; else
+        the (audited) error the write raises before anything is staged."""
+        ...

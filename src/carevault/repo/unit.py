@@ -15,7 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action
-from carevault.domain.base import Entity, MaskedWrite, checked, kind_of, utcnow
+from carevault.domain.base import SELF, Entity, MaskedWrite, checked, kind_of, utcnow
 from carevault.errors import NotFound, ValidationError
 from carevault.repo.gate import FULL, Gate, Sight
 from carevault.repo.mapping import BY_TYPE, record_type, shares_partitions
@@ -424,6 +424,12 @@ class Repository(Generic[E]):
         return self._stage(entity.changed(deleted_at=when), current)
 
     def _stage(self, entity: E, current: Item | None) -> E:
+        gate = self.uow.gate
+        # a patient (or registration) being created is nobody's yet: no relationship to ask
+        about = None if current is None and self.cls.PATIENT == SELF else entity.patient
+        refusal = None if gate is None else gate.refuses_write(self.cls, about)
+        if refusal is not None:
+            raise refusal  # asked of every write, whichever operation makes it
         fields = entity.fields()
         deleted = entity.deleted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if entity.deleted_at else None
         staged, version = self.uow.records.stage_put(
