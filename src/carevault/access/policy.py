@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from carevault.audit.recorder import Origin
@@ -116,6 +117,7 @@ def decide(
     return Decision.ALLOW, SEES[role]
 
 
+@cache
 def hidden_fields(entity: type[Entity], visible: frozenset[FieldClass]) -> frozenset[str]:
     """The fields of ``entity`` whose class is not visible (never those every entity has)."""
     return frozenset(
@@ -140,7 +142,8 @@ def policy_table() -> list[Row]:
     """Every role x resource x relationship the roles' permissions make a question."""
     rows = []
     for role in Role:
-        granted = ROLE_PERMISSIONS[role] if role is not Role.SERVICE else _service_scopes()
+        # an API client can hold at most its creator's (an ADMIN's) permissions
+        granted = ROLE_PERMISSIONS[Role.ADMIN if role is Role.SERVICE else role]
         for resource, entity in SERVED.items():
             if f"{resource}:read" not in granted:
                 continue
@@ -151,11 +154,6 @@ def policy_table() -> list[Row]:
                 shown = [c.value for c in C if c in visible and _has(entity, c)]
                 rows.append(Row(role, resource, label, decision, tuple(shown)))
     return rows
-
-
-def _service_scopes() -> frozenset[str]:
-    """The widest scopes an API client can hold: its creator's (an ADMIN's) permissions."""
-    return ROLE_PERMISSIONS[Role.ADMIN]
 
 
 def _has(entity: type[Entity], cls: FieldClass) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from carevault.access.policy import SERVED, Decision, policy_table
 from carevault.domain.base import FieldClass
+from carevault.domain.clinic import Role
 
 BEGIN = "<!-- policy table: python -m carevault.access.table -->"
 END = "<!-- end of policy table -->"
@@ -46,7 +47,7 @@ def render() -> str:
     ]
     for row in policy_table():
         shown = ", ".join(row.visible) if row.decision is not Decision.DENY else ""
-        role = "API client" if row.role.value == "SERVICE" else row.role.value
+        role = "API client" if row.role is Role.SERVICE else row.role.value
         lines.append(
             f"| {role} | {row.resource} | {row.relationship} | {row.decision.value} | {shown} |"
         )

@@ -18,6 +18,7 @@ An entity's class variables are its storage declaration, read by ``carevault.rep
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
@@ -201,19 +202,17 @@ class Entity(BaseModel):
         return cls.CLASSES.get(name, FieldClass.ADMIN)
 
     @classmethod
-    def patient_of(cls, entity_id: str, patient_id: object) -> str | None:
-        """The patient an entity is about, from its id and its ``PATIENT`` field's value."""
-        if cls.PATIENT == SELF:
-            return entity_id
-        if cls.PATIENT is None:
-            return None
-        return patient_id if isinstance(patient_id, str) else None
+    def patient_of(cls, entity_id: str, fields: Mapping[str, Any]) -> str | None:
+        """The patient an entity is about, from its id and its (plain) fields."""
+        if cls.PATIENT is None or cls.PATIENT == SELF:
+            return entity_id if cls.PATIENT == SELF else None
+        value = fields.get(cls.PATIENT)
+        return value if isinstance(value, str) else None
 
     @property
     def patient(self) -> str | None:
         """The patient this entity is about, if any."""
-        field = self.PATIENT if self.PATIENT not in (None, SELF) else None
-        return self.patient_of(self.id, getattr(self, field) if field else None)
+        return self.patient_of(self.id, self.__dict__)
 
     @property
     def masked(self) -> frozenset[str]:

@@ -185,7 +185,9 @@ class UnitOfWork:
         if self.gate is None:
             return entity
         sight = self.gate.sight(type(entity), entity.patient)
-        return entity.masked_for(hidden_all(entity)) if sight is None else sight.show(entity)
+        if sight is None:  # written, yet not for the writer to read: nothing of it shown
+            return entity.masked_for(frozenset(type(entity).model_fields))
+        return sight.show(entity)
 
     def admitted(self, items: Sequence[Item]) -> list[Entity]:
         """The items of a listing the principal may see, decrypted and masked, in order."""
@@ -245,17 +247,9 @@ class UnitOfWork:
         return listing
 
 
-def hidden_all(entity: Entity) -> frozenset[str]:
-    """Every field of an entity but those every entity has."""
-    return frozenset(type(entity).model_fields)
-
-
 def _stored_patient(item: Item) -> str | None:
     """The patient a stored home item is about, from its clear fields (None: not there)."""
-    cls = BY_TYPE[item["type"]]
-    field = cls.PATIENT
-    value = item.get("plain", {}).get(field) if field and not field.startswith("@") else None
-    return cls.patient_of(item["id"], value)
+    return BY_TYPE[item["type"]].patient_of(item["id"], item.get("plain", {}))
 
 
 def _key(action: Any) -> tuple[str, str]:
