@@ -69,7 +69,7 @@ def _events(clinic: Clinic) -> int:
 
 def _ready(store: Store) -> Appender:
     """The store's appender once it beats (it starts in the background on first use)."""
-    give_up = time.monotonic() + 60
+    give_up = time.monotonic() + 240  # a hang, not slowness: generous on a shared machine
     while True:
         appender = appender_for(store)
         if appender is not None and appender.ready:
@@ -117,11 +117,11 @@ def test_reads_at_the_first_moment_of_fresh_stores_never_hang(clinic: Clinic) ->
     Each round opens the store anew, so its first audited read starts its own appender
     while 31 other threads read too: every round is a store's first moment.
     """
-    give_up = time.monotonic() + 60
+    give_up = time.monotonic() + 240  # a hang, not slowness: generous on a shared machine
     assert clinic.store.url is not None
     returned: list[str] = []
     for round_ in range(30):
-        assert time.monotonic() < give_up, f"30 rounds took over a minute (round {round_})"
+        assert time.monotonic() < give_up, f"30 rounds took over 4 minutes: a hang (round {round_})"
         fresh = open_store(clinic.store.url)
         try:
             person = clinic.patients[round_ % 4]
