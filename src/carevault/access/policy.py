@@ -1,7 +1,7 @@
 """Authorization: who may read which fields of which resource, derived from the entities.
 
 Permissions are ``resource:action``; the resources are the entities' ``RESOURCE`` names.
-Reads are decided per item by the principal's gate (``carevault.repo.gate``), from:
+Reads are decided per item by the principal's gate (``carevault.access.gate``), from:
 
 - the role's permission to read the resource;
 - the caller's relationship to the item's patient: a PATIENT reaches only their own
@@ -17,7 +17,6 @@ Reads are decided per item by the principal's gate (``carevault.repo.gate``), fr
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -28,9 +27,6 @@ from carevault.audit.recorder import Origin
 from carevault.domain import ENTITIES
 from carevault.domain.base import BASE_FIELDS, Entity, FieldClass
 from carevault.domain.clinic import Role
-from carevault.repo.care import break_glass_open, cares_for
-from carevault.repo.gate import FULL, Sight
-from carevault.store import Store
 
 C = FieldClass
 SERVED: dict[str, type[Entity]] = {e.RESOURCE: e for e in ENTITIES if e.RESOURCE}
@@ -61,11 +57,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     ),
     Role.DOCTOR: _grant(
         "patient,appointment,block,note,record,document,treatment,consent:read,write,search",
-        "insurance,invoice,provider,user,clinic:read",
+        "insurance,invoice,provider,clinic:read",
+        "user:read,search",  # the clinic's staff by role: not PHI
     ),
     Role.STAFF: _grant(
         "patient,appointment,block,consent,insurance,registration:read,write,search",
-        "invoice,provider,user,clinic:read",
+        "invoice,provider,clinic:read",
+        "user:read,search",
     ),
     Role.BILLING: _grant(
         "invoice,insurance:read,write,search", "patient,appointment,provider,clinic:read"
@@ -90,8 +88,6 @@ SEES: dict[Role, frozenset[FieldClass]] = {
     Role.SERVICE: _FRONT | {C.IDENTIFIER},  # an API client: what the ADMIN who made it sees
 }
 """The field classes each role sees of what it may read."""
-CARE_ROLES = frozenset({Role.DOCTOR})
-"""Roles that provide care: a provider profile belongs to a user of one of them."""
 SCOPED: dict[Role, str] = {Role.PATIENT: "their own", Role.DOCTOR: "in their care"}
 """Roles that reach a patient's records only through a relationship to the patient."""
 INDEX_ENTRY = frozenset({C.INDEX})
@@ -180,71 +176,3 @@ class Principal:
         if permissions is None:
             permissions = ROLE_PERMISSIONS[role]
         return cls(tenant, user_id, role, frozenset(permissions), **extra)
-
-
-class PolicyGate:
-    """A principal's gate: the policy applied item by item (``carevault.repo.gate.Gate``)."""
-
-    def __init__(
-        self,
-        store: Store,
-        principal: Principal,
-        now: Callable[[], datetime],
-        refuse: Callable[[type[Entity], str | None], Exception],
-        refuse_write: Callable[[str, str | None], Exception],
-    ) -> None:
-        self.store, self.principal, self.now, self._refuse = store, principal, now, refuse
-        self._refuse_write = refuse_write
-        self._related: dict[str, bool] = {}
-        self._glass: bool | None = None
-
-    def related(self, patient_id: str) -> bool:
-        """Whether the patient is the caller's own (PATIENT) or in their care (DOCTOR)."""
-        p = self.principal
-        if p.role is Role.PATIENT:
-            return patient_id == p.patient_id
-        if p.role is not Role.DOCTOR:
-            return False
-        known = self._related.get(patient_id)
-        if known is None:
-            known = cares_for(self.store, p.tenant, p.user_id, patient_id) or self.glass()
-            self._related[patient_id] = known
-        return known
-
-    def glass(self) -> bool:
-        """Whether the caller's break-glass window is open (asked once per request)."""
-        if self._glass is None:
-            p = self.principal
-            self._glass = break_glass_open(self.store, p.tenant, p.user_id, self.now())
-        return self._glass
-
-    def forget(self) -> None:
-        """Ask the store again (after the caller broke the glass)."""
-        self._related.clear()
-        self._glass = None
-
-    def sight(self, entity: type[Entity], patient_id: str | None) -> Sight | None:
-        resource = entity.RESOURCE
-        if resource is None:
-            return FULL  # never served: sessions, invitations
-        p = self.principal
-        related = patient_id is not None and self.related(patient_id)
-        decision, visible = decide(p.role, p.permissions, resource, related)
-        if decision is Decision.DENY:
-            return None
-        hidden = hidden_fields(entity, visible)
-        return Sight(hidden) if hidden else FULL
-
-    def refused(self, entity: type[Entity], patient_id: str | None) -> Exception:
-        return self._refuse(entity, patient_id)
-
-    def refuses_write(self, entity: type[Entity], patient_id: str | None) -> Exception | None:
-        resource = entity.RESOURCE
-        if resource is None:
-            return None  # never served: sessions, invitations, outbox messages
-        p, permission = self.principal, f"{resource}:write"
-        if permission not in p.permissions:
-            return self._refuse_write(permission, patient_id)
-        if patient_id is None or resource not in PATIENT_BOUND or p.role not in SCOPED:
-            return None
-        return None if self.related(patient_id) else self._refuse_write(permission, patient_id)

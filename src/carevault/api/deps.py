@@ -1,4 +1,4 @@
-"""Per-request dependencies: the runtime, the caller's claims, its guard, the rate limit."""
+"""Per-request dependencies: the runtime, the caller's claims and practice, the rate limit."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from carevault.access.guard import Guard
+from carevault.access.caller import Caller
 from carevault.access.platform import Platform
 from carevault.access.policy import Principal
 from carevault.access.tokens import Claims
@@ -98,11 +98,11 @@ def principal(request: Request, rt: RuntimeDep, caller: ClaimsDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def guard(rt: RuntimeDep, caller: PrincipalDep) -> Guard:
-    """The caller's guarded view of its clinic's services, for this request."""
-    if caller.tenant == PLATFORM:
+def caller(rt: RuntimeDep, principal: PrincipalDep) -> Caller:
+    """The caller's practice of its own clinic, opened through its gate, for this request."""
+    if principal.tenant == PLATFORM:
         raise PermissionDenied("clinic", "platform clients reach only the clinic directory")
-    return Guard(rt.store, rt.ring, caller, rt.blobs)
+    return Caller(rt.store, rt.ring, principal, rt.blobs)
 
 
 def platform(rt: RuntimeDep, caller: PrincipalDep) -> Platform:
@@ -110,5 +110,5 @@ def platform(rt: RuntimeDep, caller: PrincipalDep) -> Platform:
     return Platform(rt.store, rt.ring, caller)
 
 
-GuardDep = Annotated[Guard, Depends(guard)]
+CallerDep = Annotated[Caller, Depends(caller)]
 PlatformDep = Annotated[Platform, Depends(platform)]

@@ -90,6 +90,9 @@ class Role(StrEnum):
     SERVICE = "SERVICE"  # an API client: its permissions are its scopes
 
 
+CARE_ROLES = frozenset({Role.DOCTOR})
+"""Roles that provide care: a provider profile belongs to a user of one of them."""
+
 PERMISSION = r"^[a-z_]+:(read|write|search|delete|export)$"
 
 

@@ -44,3 +44,10 @@ class Gate(Protocol):
         """None if the principal may write an item of ``entity`` about ``patient_id``; else
         the (audited) error the write raises before anything is staged."""
         ...
+
+    def refuses(
+        self, entity: type[Entity], action: str, patient_id: str | None = None
+    ) -> Exception | None:
+        """None if the principal may ``action`` ("read", "search") items of ``entity`` at
+        all; else the (audited) error raised before anything is read."""
+        ...

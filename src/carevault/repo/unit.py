@@ -16,6 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action
 from carevault.domain.base import SELF, Entity, MaskedWrite, checked, kind_of, utcnow
+from carevault.domain.ids import is_id
 from carevault.errors import NotFound, ValidationError
 from carevault.repo.gate import FULL, Gate, Sight
 from carevault.repo.mapping import BY_TYPE, record_type, shares_partitions
@@ -221,17 +222,59 @@ class UnitOfWork:
             return seen  # if it moved since, the write's version condition refuses it
         return self.store.get(*key)
 
+    def exists(self, cls: type[Entity], entity_id: str) -> bool:
+        """Whether this clinic holds a live ``cls`` with this id (nothing decrypted or read)."""
+        if not is_id(entity_id):
+            return False  # a malformed id names nothing: the store is not asked
+        item = self.store.get(*self.records.home(cls.TYPE, entity_id))
+        return item is not None and not item.get("deleted_at")
+
+    def allowed(self, cls: type[Entity], action: str, patient_id: str | None = None) -> None:
+        """Raise the gate's refusal unless the principal may ``action`` a ``cls`` at all."""
+        refusal = None if self.gate is None else self.gate.refuses(cls, action, patient_id)
+        if refusal is not None:
+            raise refusal
+
+    def may_create(self, cls: type[Entity], patient_id: str | None) -> None:
+        """Raise unless the principal may create a ``cls`` about the patient: the role's
+        permission first (403), then the patient in this clinic (another clinic's names
+        nothing: 404), then the relationship to the patient (403)."""
+        self.allowed(cls, "write", patient_id)
+        if patient_id is not None and not self.exists(BY_TYPE["PATIENT"], patient_id):
+            raise NotFound("patient", patient_id)
+        self.may_write(cls, patient_id)
+
+    def may_write(self, cls: type[Entity], patient_id: str | None) -> None:
+        """Raise the gate's refusal unless the principal may write a ``cls`` about the patient
+        (asked by a service that must know before it makes anything outside the store)."""
+        refusal = None if self.gate is None else self.gate.refuses_write(cls, patient_id)
+        if refusal is not None:
+            raise refusal
+
     def history(
         self,
         subject: str,
         *,
+        of: type[Entity] | None = None,
         prefix: str = "",
         sk: KeyCondition | None = None,
         forward: bool = True,
         limit: int = 100,
         cursor: str | None = None,
     ) -> Listing[Entity]:
-        """Everything about one subject (a patient), by type and time (GSI2)."""
+        """Everything about one subject (a patient), by type and time (GSI2).
+
+        ``of`` one entity type: the patient must exist and the principal be allowed that
+        type's items of this patient (a care-scoped reader outside care is refused, audited,
+        rather than given an empty list); other types are left out.
+        """
+        if of is not None:
+            prefix = f"{of.TYPE}#"
+            self.allowed(of, "read", subject)
+            if not self.exists(BY_TYPE["PATIENT"], subject):
+                raise NotFound("patient", subject)
+            if self.gate is not None and self.gate.sight(of, subject) is None:
+                raise self.gate.refused(of, subject)
         condition = sk or (SortKey.begins_with(prefix) if prefix else None)
         page = self.store.query(
             f"T#{self.tenant}#SUBJECT#{subject}",
@@ -287,22 +330,25 @@ class Repository(Generic[E]):
         return None if found is None else self._typed(found[1].show(found[0]))
 
     def for_change(self, entity_id: str) -> E:
-        """The entity with this id, unmasked, to be changed (the gate still admits it).
+        """The entity with this id, unmasked, to be changed: the gate must admit both its
+        read and its write (a refusal comes before anything is decrypted).
 
         What a change returns is masked again; the unmasked copy stays in the service.
         """
-        found = self._read(entity_id, False)
+        found = self._read(entity_id, False, change=True)
         if found is None:
             raise NotFound(self.kind, entity_id)
         return found[0]
 
-    def _read(self, entity_id: str, deleted: bool) -> tuple[E, Sight] | None:
+    def _read(self, entity_id: str, deleted: bool, change: bool = False) -> tuple[E, Sight] | None:
         item = self.uow.store.get(*self._home(entity_id))
         if item is None or (item.get("deleted_at") and not deleted):
             return None
         sight = self.uow.sight(item)
         if sight is None:
             raise self.uow.refused(item)
+        if change:  # refused before it is decrypted, as its write would be
+            self.uow.may_write(self.cls, _stored_patient(item))
         self.uow.remember(item)
         early = self.uow.announce(item)  # its event travels while the item is decrypted
         if early is None:
@@ -323,10 +369,15 @@ class Repository(Generic[E]):
 
     def find(self, index: str, value: str) -> list[E]:
         """Entities whose encrypted field matches ``value`` (beacon lookup, verified)."""
+        self._searchable()
         records = self.uow.records.find(self.type, index, value, self._admitted)
         found = [self._shown(r) for r in records]
         self.uow.disclose(found, search=self.type)
         return found
+
+    def _searchable(self) -> None:
+        """Raise the gate's refusal unless the principal may list or search this type."""
+        self.uow.allowed(self.cls, "search")
 
     def _admitted(self, item: Item) -> bool:
         """Whether the reader may see anything of a stored item (asked before decrypting)."""
@@ -338,6 +389,7 @@ class Repository(Generic[E]):
 
     def find_unique(self, field: str, value: str) -> E | None:
         """The entity holding a unique value (MRN, login email)."""
+        self._searchable()
         record = self.uow.records.find_unique(self.type, field, value, self._admitted)
         found = None if record is None else self._shown(record)
         self.uow.disclose([found] if found else [], search=self.type)
@@ -354,6 +406,7 @@ class Repository(Generic[E]):
         cursor: str | None = None,
     ) -> Listing[E]:
         """One page of a GSI partition (``partition`` follows ``T#{tenant}#``)."""
+        self._searchable()
         page = self.uow.store.query(
             f"T#{self.uow.tenant}#{partition}",
             index=index,
@@ -418,12 +471,9 @@ class Repository(Generic[E]):
         return self._stage(entity.changed(deleted_at=when), current)
 
     def _stage(self, entity: E, current: Item | None) -> E:
-        gate = self.uow.gate
         # a patient (or registration) being created is nobody's yet: no relationship to ask
         about = None if current is None and self.cls.PATIENT == SELF else entity.patient
-        refusal = None if gate is None else gate.refuses_write(self.cls, about)
-        if refusal is not None:
-            raise refusal  # asked of every write, whichever operation makes it
+        self.uow.may_write(self.cls, about)  # asked of every write, whichever operation makes it
         fields = entity.fields()
         deleted = entity.deleted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if entity.deleted_at else None
         staged, version = self.uow.records.stage_put(

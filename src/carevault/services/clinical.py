@@ -17,7 +17,13 @@ from carevault.domain.clinical import (
 from carevault.domain.ids import new_id
 from carevault.domain.intake import Registration, RegistrationStatus
 from carevault.domain.patient import Patient
-from carevault.errors import ConfigurationError, IntegrityError, InvalidTransition, ValidationError
+from carevault.errors import (
+    ConfigurationError,
+    IntegrityError,
+    InvalidTransition,
+    StaleVersion,
+    ValidationError,
+)
 from carevault.repo.unit import Listing
 from carevault.services.practice import Practice
 
@@ -106,9 +112,7 @@ def upload(
         created_by=p.uow.actor,
         updated_by=p.uow.actor,
     )
-    patient = p.uow.store.get(*p.uow.records.home("PATIENT", document.patient_id))
-    if patient is None or patient.get("deleted_at"):  # before any key or blob is made for it
-        raise ValidationError("document.patient_id", "must name an existing Patient of this clinic")
+    p.uow.may_create(Document, document.patient_id)  # before any key or blob is made for it
     kv, key = p.uow.records.ring.subject_key(p.tenant, document.patient_id, create=True)
     p.blobs.put(document.blob_key, aead.seal(key, kv, data, _blob_context(p, document.id, kv)))
     try:
@@ -137,18 +141,29 @@ def download(*, practice: Practice, document_id: str) -> tuple[Document, bytes]:
 # -- registrations ----------------------------------------------------------------------
 
 
+def registrations(
+    *, practice: Practice, status: RegistrationStatus, limit: int = 100, cursor: str | None = None
+) -> Listing[Registration]:
+    """Self-registrations in one status, oldest first."""
+    return practice.uow[Registration].query(
+        "gsi4", f"REGISTRATION#STATUS#{status.value}", limit=limit, cursor=cursor
+    )
+
+
 def convert_registration(
-    *, practice: Practice, registration_id: str, mrn: str, **extra: Any
+    *, practice: Practice, registration_id: str, version: int | None = None, **extra: Any
 ) -> Patient:
-    """Turn a pending registration into a patient, in one transaction."""
+    """Turn a pending registration into a patient, in one transaction (only if the
+    registration is still at ``version``, when given)."""
     p = practice
     reg = p.uow[Registration].for_change(registration_id)
+    if version is not None and reg.version != version:
+        raise StaleVersion(f"registration: is at version {reg.version}, not {version}")
     if reg.status is not RegistrationStatus.PENDING:
         raise InvalidTransition("registration.status", f"cannot convert a {reg.status.value} one")
     if reg.date_of_birth is None:
         raise ValidationError("registration.date_of_birth", "is needed to create a patient")
     patient = Patient.create(
-        mrn=mrn,
         first_name=reg.first_name,
         last_name=reg.last_name,
         email=reg.email,

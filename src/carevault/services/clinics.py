@@ -7,6 +7,7 @@ from typing import Any
 from carevault.crypto.keyring import Keyring
 from carevault.crypto.normalize import email as normalize_email
 from carevault.domain.clinic import Clinic, Role, User
+from carevault.errors import PermissionDenied, StaleVersion
 from carevault.repo import credentials
 from carevault.repo.mapping import record_type
 from carevault.repo.records import PLATFORM, Records, Staged
@@ -76,6 +77,19 @@ def add_user(*, practice: Practice, **fields: Any) -> User:
     user = p.uow[User].add(User.create(**fields, created_by=p.uow.actor, updated_by=p.uow.actor))
     p.uow.commit()
     return user
+
+
+def deactivate_user(*, practice: Practice, user_id: str, version: int) -> User:
+    """Mark a user inactive (the caller revokes their sessions at once); never oneself."""
+    p = practice
+    current = p.uow[User].for_change(user_id)
+    if user_id == p.uow.actor:
+        raise PermissionDenied("user:write", "an administrator cannot deactivate themselves")
+    if current.version != version:
+        raise StaleVersion("the user changed since it was read; read it again")
+    saved = p.uow[User].update(current.changed(active=False))
+    p.uow.commit()
+    return saved
 
 
 def users_by_role(

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from carevault.crypto.keyring import Keyring
+from carevault.domain.base import Entity
 from carevault.domain.clinic import Role, User
 from carevault.domain.intake import Invitation, InvitationStatus, MessageKind
 from carevault.domain.patient import AccountStatus, Patient, PatientStatus
-from carevault.errors import InvalidTransition, NotFound, ValidationError
+from carevault.errors import InvalidTransition, NotFound, StaleVersion, ValidationError
 from carevault.repo import credentials
 from carevault.repo.care import stage_care
 from carevault.repo.records import Staged
@@ -20,6 +21,7 @@ from carevault.services import outbox
 from carevault.services.practice import Practice
 from carevault.store import Attr, Delete, Put, Store
 
+E = TypeVar("E", bound=Entity)
 INVITATION_TTL = timedelta(days=7)
 SEARCHES = {
     "email": "patient_email",
@@ -48,6 +50,27 @@ def update(*, practice: Practice, patient: Patient) -> Patient:
     saved = practice.uow[Patient].update(patient)
     practice.uow.commit()
     return saved
+
+
+def change(*, practice: Practice, patient_id: str, version: int, **changes: Any) -> Patient:
+    """Change a patient's details, if the patient is still at ``version``."""
+    current = practice.uow[Patient].for_change(patient_id)
+    if current.version != version:
+        raise StaleVersion(f"patient: is at version {current.version}, not {version}")
+    return update(practice=practice, patient=current.changed(**changes))
+
+
+def items_of(
+    *,
+    practice: Practice,
+    patient_id: str,
+    entity: type[E],
+    limit: int = 100,
+    cursor: str | None = None,
+) -> Listing[E]:
+    """A patient's items of one type, by date (A6; treatments: A13)."""
+    page = practice.uow.history(patient_id, of=entity, limit=limit, cursor=cursor)
+    return Listing([e for e in page.items if isinstance(e, entity)], page.cursor)
 
 
 def find(*, practice: Practice, by: str, value: str) -> list[Patient]:

@@ -64,6 +64,13 @@ class Practice:
         return cls(uow, clinic, blobs)
 
     @cached_property
+    def system(self) -> UnitOfWork:
+        """The clinic's own unit, without a principal's gate or audit: for what a service
+        reads to decide (busy time, blocks), never for what it returns."""
+        u = self.uow
+        return UnitOfWork(u.store, u.records.ring, u.tenant, phone_region=u.phone_region)
+
+    @cached_property
     def audit(self) -> AuditTrail:
         """The clinic's tamper-evident audit trail."""
         if isinstance(self.uow.audit, Auditor):

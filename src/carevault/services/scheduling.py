@@ -15,7 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from carevault.domain.base import local_instant
-from carevault.domain.clinic import ProviderProfile
+from carevault.domain.clinic import CARE_ROLES, ProviderProfile, User
+from carevault.domain.ids import is_id
 from carevault.domain.scheduling import (
     GRANULE,
     HOLDS_TIME,
@@ -23,9 +24,17 @@ from carevault.domain.scheduling import (
     AppointmentStatus,
     TimeBlock,
 )
-from carevault.errors import ConflictError, InvalidTransition, Unavailable, ValidationError
+from carevault.errors import (
+    ConflictError,
+    InvalidTransition,
+    NotFound,
+    StaleVersion,
+    Unavailable,
+    ValidationError,
+)
 from carevault.repo.care import stage_care
 from carevault.repo.records import Staged
+from carevault.repo.unit import UnitOfWork
 from carevault.services.practice import Practice
 from carevault.store import Attr, Condition, ConditionCheck, Delete, Put, SortKey
 
@@ -86,10 +95,10 @@ def working_intervals(
     return out
 
 
-def blocks_from(p: Practice, provider_id: str, first: date) -> list[TimeBlock]:
+def blocks_from(uow: UnitOfWork, provider_id: str, first: date) -> list[TimeBlock]:
     """The provider's blocks that can still occur on or after local ``first`` (one query)."""
     return list(
-        p.uow[TimeBlock].query_all(
+        uow[TimeBlock].query_all(
             "gsi5", f"PROVIDER#{provider_id}#BLOCKS", sk=SortKey.ge(first.isoformat())
         )
     )
@@ -118,7 +127,7 @@ def _check_schedule(p: Practice, profile: ProviderProfile, start: datetime, end:
     last = p.local_date(end)
     if not any(s <= start and end <= e for s, e in working_intervals(p, profile, first, last)):
         raise Unavailable("appointment.start", "outside the provider's working hours")
-    for block in blocks_from(p, profile.id, first):
+    for block in blocks_from(p.system, profile.id, first):  # read to decide, not shown
         for interval in block_intervals(p, [block], first, last):
             if _overlaps(interval, (start, end)):
                 raise Unavailable("appointment.start", f"inside a {block.type.value} time block")
@@ -296,6 +305,24 @@ def remove_block(*, practice: Practice, block_id: str, version: int) -> None:
     p.uow.commit()
 
 
+def put_profile(
+    *, practice: Practice, provider_id: str, version: int | None, **fields: Any
+) -> ProviderProfile:
+    """Create a provider's profile (``version`` None) or change it at ``version``."""
+    p = practice
+    if version is None:
+        user = p.uow[User].get(provider_id) if is_id(provider_id) else None
+        if user is None:
+            raise NotFound("user", provider_id)
+        if user.role not in CARE_ROLES:
+            raise ValidationError("provider.id", "must name a user whose role provides care")
+        return set_profile(practice=p, profile=ProviderProfile.create(id=provider_id, **fields))
+    current = p.uow[ProviderProfile].for_change(provider_id)
+    if current.version != version:
+        raise StaleVersion(f"provider: is at version {current.version}, not {version}")
+    return set_profile(practice=p, profile=current.changed(**fields))
+
+
 def set_profile(*, practice: Practice, profile: ProviderProfile) -> ProviderProfile:
     """Create or change a provider's profile (working hours included)."""
     p = practice
@@ -338,10 +365,12 @@ def provider_timeline(
     first, last = p.local_date(start) - timedelta(days=1), p.local_date(end)
     blocks = [
         (b, s, e)
-        for b in blocks_from(p, provider_id, first)
+        for b in blocks_from(p.uow, provider_id, first)
         for s, e in block_intervals(p, [b], first, last)
         if _overlaps((s, e), (start, end))
     ]
+    if not appts and not blocks:
+        _provider(p, provider_id)
     return Timeline(appts, sorted(blocks, key=lambda x: x[1]))
 
 
@@ -363,15 +392,52 @@ def by_status(
     cursor: str | None = None,
 ) -> Any:
     """A provider's appointments in one status, by start time (A9: one query)."""
-    return practice.uow[Appointment].query(
+    found = practice.uow[Appointment].query(
         "gsi4", f"PROVIDER#{provider_id}#STATUS#{status.value}", limit=limit, cursor=cursor
     )
+    if not found.items and cursor is None:
+        _provider(practice, provider_id)
+    return found
+
+
+def _provider(p: Practice, provider_id: str) -> None:
+    """NotFound unless the provider is one of this clinic's (asked when nothing was found:
+    an empty answer must not be mistaken for a provider with nothing booked)."""
+    if not p.uow.exists(ProviderProfile, provider_id):
+        raise NotFound("provider", provider_id)
+
+
+def _held(p: Practice, provider_id: str, start: datetime, end: datetime) -> list[Interval]:
+    """The provider's held granules in [start, end): the slot items bookings claim (nothing
+    about whose they are is read)."""
+    first, last = start.astimezone(UTC).date(), end.astimezone(UTC).date()
+    out, day = [], first
+    while day <= last:
+        partition = f"T#{p.tenant}#PROVIDER#{provider_id}#SLOT#{day.isoformat()}"
+        low = _clock(start) if day == first else "00:00"
+        bounds = SortKey.between(low, _clock(end) if day == last else "23:59")
+        for item in p.uow.store.query_all(partition, sk=bounds, page_size=GRANULES_A_DAY):
+            at = datetime.fromisoformat(f"{day.isoformat()}T{item['sk']}:00+00:00")
+            out.append((at, at + GRANULE))
+        day += timedelta(days=1)
+    return out
+
+
+GRANULES_A_DAY = 288
+
+
+def _clock(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%H:%M")
 
 
 def free_slots(
     *, practice: Practice, provider_id: str, day: date, minutes: int | None = None
 ) -> list[Interval]:
-    """Bookable times of a provider on a local date (A16): hours minus appointments and blocks."""
+    """Bookable times of a provider on a local date (A16): hours minus held time and blocks.
+
+    Only the profile is read as the caller; held time and blocks are read by the clinic to
+    decide, and no appointment is opened: free times say nothing about anyone's visit.
+    """
     p = practice
     length = timedelta(minutes=minutes or p.clinic.settings.default_appointment_minutes)
     step = timedelta(minutes=p.clinic.settings.slot_minutes)
@@ -386,9 +452,10 @@ def free_slots(
     if not open_time:
         return []
     start, end = open_time[0][0], open_time[-1][1]
-    line = provider_timeline(practice=p, provider_id=provider_id, start=start, end=end)
-    busy = [(a.start, a.end) for a in line.appointments if a.status in HOLDS_TIME]
-    busy += [(s, e) for _, s, e in line.blocks]
+    busy = _held(p, provider_id, start, end)
+    first = p.local_date(start) - timedelta(days=1)
+    blocks = blocks_from(p.system, provider_id, first)
+    busy += [i for i in block_intervals(p, blocks, first, p.local_date(end))]
     out = []
     for lo, hi in open_time:
         at = lo

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from carevault.api.deps import GuardDep, RuntimeDep, SignInAttempt
+from carevault.access import actions, clients
+from carevault.api.deps import CallerDep, RuntimeDep, SignInAttempt
 from carevault.api.protocol import if_match
 from carevault.api.routers.shapes import page, with_etag
 from carevault.domain.clinic import ApiClient
@@ -46,16 +47,16 @@ def _client(client: ApiClient) -> dict[str, Any]:
     summary="Create an API client (its credential is in this response only)",
 )
 def create_client(
-    body: NewClient, request: Request, response: Response, g: GuardDep
+    body: NewClient, request: Request, response: Response, c: CallerDep
 ) -> dict[str, Any]:
-    client, credential = g.create_client(body.name, body.scopes)
+    client, credential = actions.create_client(c, body.name, body.scopes)
     response.headers["Location"] = f"{request.url.path}/{client.id}"
     return {**_client(client), "credential": credential}
 
 
 @router.get("/api-clients", summary="The clinic's API clients")
-def api_clients(g: GuardDep) -> dict[str, Any]:
-    return page([_client(c) for c in g.api_clients()], None)
+def api_clients(c: CallerDep) -> dict[str, Any]:
+    return page([_client(k) for k in clients.clients(uow=c.practice.uow)], None)
 
 
 @router.delete(
@@ -63,9 +64,10 @@ def api_clients(g: GuardDep) -> dict[str, Any]:
     summary="Deactivate an API client (If-Match required; its tokens stop at once)",
 )
 def deactivate_client(
-    client_id: str, request: Request, response: Response, g: GuardDep
+    client_id: str, request: Request, response: Response, c: CallerDep
 ) -> dict[str, Any]:
-    stopped = g.deactivate_client(client_id, if_match(request))
+    expected = if_match(request)
+    stopped = clients.deactivate_client(uow=c.practice.uow, client_id=client_id, version=expected)
     with_etag(response, stopped)
     return _client(stopped)
 
@@ -86,8 +88,8 @@ def client_token(body: ClientCredential, rt: RuntimeDep) -> dict[str, Any]:
     status_code=201,
     summary="Open emergency access to every patient (doctors; a critical security event)",
 )
-def break_glass(body: BreakGlass, g: GuardDep) -> dict[str, Any]:
-    until = g.break_glass(body.reason, body.minutes)
+def break_glass(body: BreakGlass, c: CallerDep) -> dict[str, Any]:
+    until = actions.break_glass(c, body.reason, body.minutes)
     return {"until": until.isoformat()}
 
 

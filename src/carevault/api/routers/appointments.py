@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from carevault.api.deps import GuardDep, RuntimeDep
+from carevault.api.deps import CallerDep, RuntimeDep
 from carevault.api.protocol import IdempotencyKey, create_once, if_match
 from carevault.api.routers.shapes import (
     PagingDep,
-    client_fields,
     created,
+    new_fields,
     page,
     step_fields,
     with_etag,
 )
 from carevault.domain.scheduling import Appointment, AppointmentStatus, TimeBlock
 from carevault.errors import ValidationError
+from carevault.services import scheduling
 
 router = APIRouter(tags=["appointments"])
 
@@ -36,24 +38,24 @@ BOOKING_EXAMPLE = {
 def book(
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     rt: RuntimeDep,
     body: Annotated[dict[str, Any], Body(examples=[BOOKING_EXAMPLE])],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
-    fields = client_fields(body, Appointment)
+    fields = new_fields(c, body, Appointment)
 
     def reread(appointment_id: str) -> Appointment:
-        found: Appointment = g.practice.uow[Appointment].require(appointment_id)
+        found: Appointment = c.practice.uow[Appointment].require(appointment_id)
         return found
 
     made = create_once(
         rt.store,
-        g.principal,
+        c.principal,
         idempotency_key,
         request,
         fields,
-        lambda: g.book(**_times(fields)),
+        lambda: scheduling.book(practice=c.practice, **_times(fields)),
         reread,
     )
     return created(request, response, made)
@@ -76,11 +78,13 @@ def _times(fields: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/schedule", summary="The clinic's appointments of a local date (A8), paged")
 def schedule(
-    g: GuardDep,
+    c: CallerDep,
     day: Annotated[date, Query(description="Clinic-local date, YYYY-MM-DD")],
     paged: PagingDep,
 ) -> dict[str, Any]:
-    listing = g.schedule_page(day, paged.limit, paged.cursor)
+    listing = scheduling.day_schedule(
+        practice=c.practice, day=day, limit=paged.limit, cursor=paged.cursor
+    )
     return page(listing.items, listing.cursor)
 
 
@@ -90,11 +94,17 @@ def schedule(
 )
 def by_status(
     provider_id: str,
-    g: GuardDep,
+    c: CallerDep,
     status: Annotated[AppointmentStatus, Query()],
     paged: PagingDep,
 ) -> dict[str, Any]:
-    listing = g.appointments_by_status(provider_id, status, paged.limit, paged.cursor)
+    listing = scheduling.by_status(
+        practice=c.practice,
+        provider_id=provider_id,
+        status=status,
+        limit=paged.limit,
+        cursor=paged.cursor,
+    )
     return page(listing.items, listing.cursor)
 
 
@@ -108,14 +118,18 @@ class Step(StrEnum):
     reschedule = "reschedule"
 
 
-STEPS: dict[Step, tuple[str, frozenset[str], frozenset[str]]] = {
-    Step.confirm: ("confirm", frozenset(), frozenset()),
-    Step.check_in: ("check_in", frozenset(), frozenset()),
-    Step.complete: ("complete", frozenset(), frozenset()),
-    Step.no_show: ("no_show", frozenset(), frozenset()),
-    Step.cancel: ("cancel", frozenset({"reason"}), frozenset({"reason"})),
-    Step.notes: ("add_notes", frozenset({"notes"}), frozenset({"notes"})),
-    Step.reschedule: ("reschedule", frozenset({"start", "end"}), frozenset({"start", "end"})),
+STEPS: dict[Step, tuple[Callable[..., Appointment], frozenset[str], frozenset[str]]] = {
+    Step.confirm: (scheduling.confirm, frozenset(), frozenset()),
+    Step.check_in: (scheduling.check_in, frozenset(), frozenset()),
+    Step.complete: (scheduling.complete, frozenset(), frozenset()),
+    Step.no_show: (scheduling.no_show, frozenset(), frozenset()),
+    Step.cancel: (scheduling.cancel, frozenset({"reason"}), frozenset({"reason"})),
+    Step.notes: (scheduling.add_notes, frozenset({"notes"}), frozenset({"notes"})),
+    Step.reschedule: (
+        scheduling.reschedule,
+        frozenset({"start", "end"}),
+        frozenset({"start", "end"}),
+    ),
 }
 
 
@@ -128,16 +142,16 @@ def move(
     step: Step,
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[dict[str, Any], Body(examples=[{"reason": "Patient request"}])],
 ) -> dict[str, Any]:
     expected = if_match(request)
-    name, allowed, required = STEPS[step]
+    run, allowed, required = STEPS[step]
     extra = step_fields(body, f"appointment.{step.value}", allowed, required)
     if step is Step.reschedule:
-        start, end = (_instant(extra, f"appointment.reschedule.{k}", k) for k in ("start", "end"))
-        return with_etag(response, g.reschedule(appointment_id, expected, start, end))
-    return with_etag(response, g.move_appointment(name, appointment_id, expected, **extra))
+        extra = {k: _instant(extra, f"appointment.reschedule.{k}", k) for k in ("start", "end")}
+    moved = run(practice=c.practice, appointment_id=appointment_id, version=expected, **extra)
+    return with_etag(response, moved)
 
 
 def _instant(body: dict[str, Any], field: str, name: str) -> datetime:
@@ -154,14 +168,15 @@ def _instant(body: dict[str, Any], field: str, name: str) -> datetime:
 def add_block(
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
-    return created(request, response, g.add_block(**client_fields(body, TimeBlock)))
+    made = scheduling.add_block(practice=c.practice, **new_fields(c, body, TimeBlock))
+    return created(request, response, made)
 
 
 @router.delete("/time-blocks/{block_id}", status_code=204, summary="Lift a block (If-Match)")
-def remove_block(block_id: str, request: Request, g: GuardDep) -> Response:
+def remove_block(block_id: str, request: Request, c: CallerDep) -> Response:
     expected = if_match(request)
-    g.remove_block(block_id, expected)
+    scheduling.remove_block(practice=c.practice, block_id=block_id, version=expected)
     return Response(status_code=204)

@@ -10,7 +10,8 @@ import orjson
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import StreamingResponse
 
-from carevault.api.deps import GuardDep
+from carevault.access import actions
+from carevault.api.deps import CallerDep
 from carevault.api.routers.shapes import page
 from carevault.audit.trail import exported
 from carevault.domain.audit import Level
@@ -24,14 +25,14 @@ router = APIRouter(prefix="/audit", tags=["audit"])
     "/events", summary="The clinic's audit events of a UTC day, of one level if given (A15)"
 )
 def events(
-    g: GuardDep, day: Annotated[date, Query()], level: Annotated[Level | None, Query()] = None
+    c: CallerDep, day: Annotated[date, Query()], level: Annotated[Level | None, Query()] = None
 ) -> dict[str, Any]:
-    return page(g.audit_day(day, level), None)
+    return page(actions.audit_day(c, day, level), None)
 
 
 @router.post("/disclosures", summary="Accounting of disclosures of one patient (A15)")
 def disclosures(
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[
         dict[str, str],
         Body(examples=[{"patient_id": "01JCW3Q4ZJ8X2M5N7P9R1T3V5X", "since": "2026-01-01"}]),
@@ -46,7 +47,7 @@ def disclosures(
         raise ValidationError("disclosures.since", "must be an ISO 8601 date") from None
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
-    return page(g.disclosures(patient_id, start), None)
+    return page(actions.disclosures(c, patient_id, start), None)
 
 
 @router.get(
@@ -55,8 +56,8 @@ def disclosures(
     response_class=StreamingResponse,
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
-def export(g: GuardDep) -> StreamingResponse:
-    return StreamingResponse(_chunks(g.export_audit()), media_type="application/x-ndjson")
+def export(c: CallerDep) -> StreamingResponse:
+    return StreamingResponse(_chunks(actions.export_audit(c)), media_type="application/x-ndjson")
 
 
 def _chunks(items: Iterator[Item], lines: int = 500) -> Iterator[bytes]:
@@ -72,8 +73,8 @@ def _chunks(items: Iterator[Item], lines: int = 500) -> Iterator[bytes]:
 
 
 @router.get("/verify", summary="Recompute the clinic's hash chains and signed heads")
-def verify(g: GuardDep) -> dict[str, Any]:
-    report = g.verify_audit()
+def verify(c: CallerDep) -> dict[str, Any]:
+    report = actions.verify_audit(c)
     return {
         "intact": report.intact,
         "events": report.events,

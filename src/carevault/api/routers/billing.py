@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from carevault.api.deps import GuardDep
+from carevault.api.deps import CallerDep
 from carevault.api.protocol import if_match
-from carevault.api.routers.shapes import client_fields, created, page, step_fields, with_etag
+from carevault.api.routers.shapes import (
+    created,
+    new_fields,
+    page,
+    step_fields,
+    with_etag,
+)
 from carevault.domain.billing import Invoice, InvoiceStatus
 from carevault.errors import ValidationError
+from carevault.services import billing
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
@@ -28,14 +36,14 @@ class Step(StrEnum):
     void = "void"
 
 
-STEPS: dict[Step, tuple[str, frozenset[str], frozenset[str]]] = {
-    Step.issue: ("issue", frozenset({"due"}), frozenset()),
+STEPS: dict[Step, tuple[Callable[..., Invoice], frozenset[str], frozenset[str]]] = {
+    Step.issue: (billing.issue, frozenset({"due"}), frozenset()),
     Step.payments: (
-        "record_payment",
+        billing.record_payment,
         frozenset({"amount", "method", "reference"}),
         frozenset({"amount", "method"}),
     ),
-    Step.void: ("void", frozenset({"reason"}), frozenset({"reason"})),
+    Step.void: (billing.void, frozenset({"reason"}), frozenset({"reason"})),
 }
 
 
@@ -43,21 +51,21 @@ STEPS: dict[Step, tuple[str, frozenset[str], frozenset[str]]] = {
 def create(
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[dict[str, Any], Body(examples=[INVOICE_EXAMPLE])],
 ) -> dict[str, Any]:
-    made = g.create_invoice(**client_fields(body, Invoice))
+    made = billing.create(practice=c.practice, **new_fields(c, body, Invoice))
     return created(request, response, made)
 
 
 @router.get("", summary="The clinic's invoices in one status, by due date (A10)")
-def by_status(g: GuardDep, status: Annotated[InvoiceStatus, Query()]) -> dict[str, Any]:
-    return page(g.invoices_by_status(status), None)
+def by_status(c: CallerDep, status: Annotated[InvoiceStatus, Query()]) -> dict[str, Any]:
+    return page(billing.by_status(practice=c.practice, status=status).items, None)
 
 
 @router.post("/overdue", summary="Mark issued invoices past their due date overdue")
-def mark_overdue(g: GuardDep) -> dict[str, int]:
-    return {"marked": g.mark_overdue()}
+def mark_overdue(c: CallerDep) -> dict[str, int]:
+    return {"marked": billing.mark_overdue(practice=c.practice)}
 
 
 @router.post("/{invoice_id}/{step}", summary="Issue, record a payment or void (If-Match)")
@@ -66,15 +74,16 @@ def move(
     step: Step,
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[dict[str, Any], Body(examples=[{"amount": 15000, "method": "CARD"}])],
 ) -> dict[str, Any]:
     expected = if_match(request)
-    name, allowed, required = STEPS[step]
+    run, allowed, required = STEPS[step]
     extra = step_fields(body, f"invoice.{step.value}", allowed, required)
     if "due" in extra:
         try:
             extra["due"] = date.fromisoformat(str(extra["due"]))
         except ValueError:
             raise ValidationError("invoice.issue.due", "must be a date, YYYY-MM-DD") from None
-    return with_etag(response, g.bill(name, invoice_id, expected, **extra))
+    made = run(practice=c.practice, invoice_id=invoice_id, version=expected, **extra)
+    return with_etag(response, made)

@@ -11,12 +11,14 @@ from fastapi import APIRouter, Body, File, Form, Query, Request, Response, Uploa
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from carevault.api.deps import GuardDep
+from carevault.access.policy import SERVED
+from carevault.api.deps import CallerDep
 from carevault.api.protocol import if_match
 from carevault.api.routers.shapes import (
     PagingDep,
     client_fields,
     created,
+    new_fields,
     page,
     search_terms,
     with_etag,
@@ -32,6 +34,7 @@ from carevault.domain.clinical import (
 from carevault.domain.intake import Consent, InsuranceVerification
 from carevault.domain.patient import PatientStatus
 from carevault.errors import ValidationError
+from carevault.services import clinical, notes, patients
 
 router = APIRouter(tags=["care"])
 
@@ -48,31 +51,36 @@ class Kind(StrEnum):
     consent = "consent"
 
 
+KINDS: dict[Kind, type[Entity]] = {k: SERVED[k.value] for k in Kind}
+
+
 @router.get(
     "/patients/{patient_id}/history/{kind}",
     summary="A patient's items of one kind, by date (A6; kind=treatment is A13)",
 )
-def history(patient_id: str, kind: Kind, g: GuardDep) -> dict[str, Any]:
-    return page(g.history(kind.value, patient_id), None)
+def history(patient_id: str, kind: Kind, c: CallerDep) -> dict[str, Any]:
+    found = patients.items_of(practice=c.practice, patient_id=patient_id, entity=KINDS[kind])
+    return page(found.items, None)
 
 
 @router.post("/notes", status_code=201, summary="Start a draft clinical note")
 def draft_note(
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[
         dict[str, Any],
         Body(examples=[{"patient_id": "01JCW3Q4ZJ8X2M5N7P9R1T3V5X", "subjective": "Headache"}]),
     ],
 ) -> dict[str, Any]:
-    return created(request, response, g.draft_note(**client_fields(body, ClinicalNote)))
+    made = notes.draft(practice=c.practice, **new_fields(c, body, ClinicalNote))
+    return created(request, response, made)
 
 
 @router.post("/notes/{note_id}/signature", summary="Sign a draft note (If-Match required)")
-def sign_note(note_id: str, request: Request, response: Response, g: GuardDep) -> dict[str, Any]:
+def sign_note(note_id: str, request: Request, response: Response, c: CallerDep) -> dict[str, Any]:
     expected = if_match(request)
-    return with_etag(response, g.sign_note(note_id, expected))
+    return with_etag(response, notes.sign(practice=c.practice, note_id=note_id, version=expected))
 
 
 @router.post(
@@ -84,10 +92,11 @@ def amend_note(
     note_id: str,
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[dict[str, Any], Body(examples=[{"assessment": "Migraine"}])],
 ) -> dict[str, Any]:
-    made = g.amend_note(note_id, **client_fields(body, ClinicalNote, frozenset({"patient_id"})))
+    content = client_fields(body, ClinicalNote, frozenset({"patient_id"}))
+    made = notes.amend(practice=c.practice, note_id=note_id, **content)
     response.headers["Location"] = f"{request.url.path.rsplit('/', 3)[0]}/{made.id}"
     return with_etag(response, made)
 
@@ -104,10 +113,11 @@ def _creator(path: str, entity: type[Entity]) -> None:
     def create(
         request: Request,
         response: Response,
-        g: GuardDep,
+        c: CallerDep,
         body: Annotated[dict[str, Any], Body()],
     ) -> dict[str, Any]:
-        made = g.create_record(entity, **client_fields(body, entity, what=path.replace("-", "_")))
+        fields = new_fields(c, body, entity, what=path.replace("-", "_"))
+        made = clinical.create(practice=c.practice, entity=entity, **fields)
         return created(request, response, made)
 
 
@@ -119,31 +129,34 @@ for _path, _entity in CREATED.items():
 def add_consent(
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
-    return created(request, response, g.add_consent(**client_fields(body, Consent)))
+    made = clinical.create(practice=c.practice, entity=Consent, **new_fields(c, body, Consent))
+    return created(request, response, made)
 
 
 @router.post("/documents", status_code=201, summary="Upload a document (multipart)")
 async def upload(
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     file: Annotated[UploadFile, File(description="The document's bytes")],
     patient_id: Annotated[str, Form(max_length=40)],
     title: Annotated[str, Form(max_length=300)],
     doc_type: Annotated[str, Form(max_length=40)] = "OTHER",
 ) -> dict[str, Any]:
     data = await file.read()
-    fields = {
+    fields: dict[str, Any] = {
         "patient_id": patient_id,
         "title": title,
         "doc_type": doc_type,
         "file_name": file.filename or "document",
         "mime_type": file.content_type or "application/octet-stream",
     }
-    made = await run_in_threadpool(lambda: g.upload_document(data, **fields))
+    made = await run_in_threadpool(
+        lambda: clinical.upload(practice=c.practice, data=data, **fields)
+    )
     return created(request, response, made)
 
 
@@ -153,8 +166,8 @@ async def upload(
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def download(document_id: str, g: GuardDep) -> StreamingResponse:
-    document, data = g.download_document(document_id)
+def download(document_id: str, c: CallerDep) -> StreamingResponse:
+    document, data = clinical.download(practice=c.practice, document_id=document_id)
 
     def chunks() -> Iterator[bytes]:
         for start in range(0, len(data), CHUNK):
@@ -168,22 +181,25 @@ def download(document_id: str, g: GuardDep) -> StreamingResponse:
 
 
 @router.get("/patients", summary="Patients in one status, newest first (A4)")
-def patients_by_status(g: GuardDep, status: Annotated[PatientStatus, Query()]) -> dict[str, Any]:
-    return page(g.patients_by_status(status), None)
+def patients_by_status(c: CallerDep, status: Annotated[PatientStatus, Query()]) -> dict[str, Any]:
+    return page(patients.by_status(practice=c.practice, status=status).items, None)
 
 
 @router.get("/records", summary="Medical records of one type (A11)")
-def records_by_type(g: GuardDep, record_type: Annotated[RecordType, Query()]) -> dict[str, Any]:
-    return page(list(g.records_by_type(record_type)), None)
+def records_by_type(c: CallerDep, record_type: Annotated[RecordType, Query()]) -> dict[str, Any]:
+    found = clinical.records_by_type(practice=c.practice, record_type=record_type)
+    return page(found.items, None)
 
 
 @router.get("/documents", summary="Documents of one type (A11), paged")
 def documents_by_type(
-    g: GuardDep,
+    c: CallerDep,
     doc_type: Annotated[DocumentType, Query()],
     paged: PagingDep,
 ) -> dict[str, Any]:
-    listing = g.documents_by_type(doc_type, paged.limit, paged.cursor)
+    listing = clinical.documents_by_type(
+        practice=c.practice, doc_type=doc_type, limit=paged.limit, cursor=paged.cursor
+    )
     return page(listing.items, listing.cursor)
 
 
@@ -192,13 +208,13 @@ def documents_by_type(
     summary="Notes by diagnosis code (A12; encrypted search tokens; POST: no codes in URLs)",
 )
 def notes_by_code(
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[dict[str, str], Body(examples=[{"code": "G43.909"}])],
 ) -> dict[str, Any]:
     code = body.get("code")
     if not isinstance(code, str) or not code:
         raise ValidationError("search.code", "is required")
-    return page(g.notes_by_code(code), None)
+    return page(notes.by_code(practice=c.practice, code=code), None)
 
 
 @router.post(
@@ -206,13 +222,17 @@ def notes_by_code(
     summary="Records by diagnosis code or medication (A12; encrypted tokens; POST: no PHI in URLs)",
 )
 def records_by(
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[dict[str, str], Body(examples=[{"by": "medication", "value": "Metformin"}])],
 ) -> dict[str, Any]:
     by, value = search_terms(body)
     if not value:
         raise ValidationError("search.value", "is required")
-    return page(g.records_by(by, value), None)
+    if by == "code":
+        return page(clinical.records_by_code(practice=c.practice, code=value), None)
+    if by == "medication":
+        return page(clinical.records_by_medication(practice=c.practice, medication=value), None)
+    raise ValidationError("search.by", "must be one of code, medication")
 
 
 @router.post(
@@ -220,9 +240,9 @@ def records_by(
     status_code=202,
     summary="Invite a patient to the portal (the code goes to the patient's email, not here)",
 )
-def invite(patient_id: str, g: GuardDep) -> dict[str, Any]:
+def invite(patient_id: str, c: CallerDep) -> dict[str, Any]:
     """The invitation code is queued in the clinic's outbox for the patient's email; the
     caller never sees it (a caller who could would sign in as the patient)."""
-    invitation = g.invite_patient(patient_id)
+    invitation = patients.invite(practice=c.practice, patient_id=patient_id)
     expires = invitation.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"invitation_id": invitation.id, "delivery": "email", "expires_at": expires}

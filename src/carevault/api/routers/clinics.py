@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from carevault.api.deps import GuardDep, PlatformDep
+from carevault.api.deps import CallerDep, PlatformDep
 from carevault.api.routers.shapes import client_fields, page, public, with_etag
 from carevault.domain.clinic import Clinic, User
 
@@ -51,5 +51,5 @@ def onboard(
 
 
 @router.get("/{clinic_id}", summary="The caller's own clinic (A1)")
-def clinic(clinic_id: str, response: Response, g: GuardDep) -> dict[str, Any]:
-    return with_etag(response, g.clinic(clinic_id))
+def clinic(clinic_id: str, response: Response, c: CallerDep) -> dict[str, Any]:
+    return with_etag(response, c.practice.uow[Clinic].require(clinic_id))

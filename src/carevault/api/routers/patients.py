@@ -7,17 +7,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, ConfigDict
 
-from carevault.api.deps import GuardDep, RuntimeDep
+from carevault.access import actions
+from carevault.api.deps import CallerDep, RuntimeDep
 from carevault.api.protocol import IdempotencyKey, create_once, if_match
 from carevault.api.routers.shapes import (
     client_fields,
     created,
+    new_fields,
     page,
     search_terms,
     with_etag,
 )
 from carevault.domain.audit import ShredReason
 from carevault.domain.patient import Patient
+from carevault.services import patients
 
 router = APIRouter(prefix="/patients", tags=["patients"])
 
@@ -36,28 +39,28 @@ PATIENT_EXAMPLE = {
 def register(
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     rt: RuntimeDep,
     body: Annotated[dict[str, Any], Body(examples=[PATIENT_EXAMPLE])],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     """A replay with the same ``Idempotency-Key`` returns the patient the first call made."""
-    fields = client_fields(body, Patient)
+    fields = new_fields(c, body, Patient)
     made = create_once(
         rt.store,
-        g.principal,
+        c.principal,
         idempotency_key,
         request,
         fields,
-        lambda: g.register_patient(**fields),
-        g.read_patient,
+        lambda: patients.register(practice=c.practice, **fields),
+        c.practice.uow[Patient].require,
     )
     return created(request, response, made)
 
 
 @router.get("/{patient_id}", summary="Read a patient (masked for the caller's role)")
-def read(patient_id: str, response: Response, g: GuardDep) -> dict[str, Any]:
-    return with_etag(response, g.read_patient(patient_id))
+def read(patient_id: str, response: Response, c: CallerDep) -> dict[str, Any]:
+    return with_etag(response, c.practice.uow[Patient].require(patient_id))
 
 
 @router.patch("/{patient_id}", summary="Change a patient's details (If-Match required)")
@@ -65,20 +68,22 @@ def update(
     patient_id: str,
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[dict[str, Any], Body(examples=[{"phone": "+1 415 555 0199"}])],
 ) -> dict[str, Any]:
     expected = if_match(request)
     changes = client_fields(body, Patient)
-    saved: Patient = g.update_patient(patient_id, version=expected, **changes)
+    saved = patients.change(practice=c.practice, patient_id=patient_id, version=expected, **changes)
     return with_etag(response, saved)
 
 
 @router.post("/{patient_id}/deactivation", summary="Mark a patient inactive (If-Match required)")
 def deactivate(
-    patient_id: str, request: Request, response: Response, g: GuardDep
+    patient_id: str, request: Request, response: Response, c: CallerDep
 ) -> dict[str, Any]:
-    return with_etag(response, g.deactivate_patient(patient_id, if_match(request)))
+    expected = if_match(request)
+    saved = patients.deactivate(practice=c.practice, patient_id=patient_id, version=expected)
+    return with_etag(response, saved)
 
 
 class Shred(BaseModel):
@@ -92,18 +97,19 @@ class Shred(BaseModel):
     "/{patient_id}/shred",
     summary="Crypto-shred a patient: destroy their data key for good (ADMIN; audited)",
 )
-def shred(patient_id: str, body: Shred, g: GuardDep) -> dict[str, Any]:
+def shred(patient_id: str, body: Shred, c: CallerDep) -> dict[str, Any]:
     """Every copy of the patient's sealed fields, backups included, becomes unreadable."""
-    return {"patient_id": patient_id, "records": g.shred_patient(patient_id, body.reason)}
+    count = actions.shred_patient(c, patient_id, body.reason)
+    return {"patient_id": patient_id, "records": count}
 
 
 @router.post("/search", summary="Find patients by email, phone, MRN or name (POST: no PHI in URLs)")
 def search(
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[dict[str, str], Body(examples=[{"by": "email", "value": "ana@example.org"}])],
 ) -> dict[str, Any]:
     by, value = search_terms(body)
     if by == "mrn":  # unique in the clinic: a lookup, not a search
-        found = g.patient_by_mrn(value)
+        found = patients.by_mrn(practice=c.practice, mrn=value)
         return page([] if found is None else [found], None)
-    return page(g.search_patients(by, value), None)
+    return page(patients.find(practice=c.practice, by=by, value=value), None)

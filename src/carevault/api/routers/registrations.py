@@ -6,17 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from carevault.api.deps import GuardDep
+from carevault.api.deps import CallerDep
 from carevault.api.protocol import if_match
 from carevault.api.routers.shapes import (
     PagingDep,
     client_fields,
     created,
+    new_fields,
     page,
     with_etag,
 )
 from carevault.domain.intake import Registration, RegistrationStatus
 from carevault.domain.patient import Patient
+from carevault.services import clinical
 
 router = APIRouter(prefix="/registrations", tags=["registrations"])
 
@@ -25,23 +27,26 @@ router = APIRouter(prefix="/registrations", tags=["registrations"])
 def register(
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[
         dict[str, Any],
         Body(examples=[{"first_name": "Mira", "last_name": "Sato", "email": "m@example.org"}]),
     ],
 ) -> dict[str, Any]:
-    made = g.register_intake(**client_fields(body, Registration))
+    fields = new_fields(c, body, Registration)
+    made = clinical.create(practice=c.practice, entity=Registration, **fields)
     return created(request, response, made)
 
 
 @router.get("", summary="Self-registrations in one status, oldest first")
 def registrations(
-    g: GuardDep,
+    c: CallerDep,
     paged: PagingDep,
     status: Annotated[RegistrationStatus, Query()] = RegistrationStatus.PENDING,
 ) -> dict[str, Any]:
-    listing = g.registrations(status, paged.limit, paged.cursor)
+    listing = clinical.registrations(
+        practice=c.practice, status=status, limit=paged.limit, cursor=paged.cursor
+    )
     return page(listing.items, listing.cursor)
 
 
@@ -54,11 +59,14 @@ def convert(
     registration_id: str,
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[dict[str, Any], Body(examples=[{"mrn": "MRN-000123", "gender": "female"}])],
 ) -> dict[str, Any]:
     fields = client_fields(body, Patient, what="conversion")
-    patient = g.convert_registration(registration_id, if_match(request), **fields)
+    expected = if_match(request)
+    patient = clinical.convert_registration(
+        practice=c.practice, registration_id=registration_id, version=expected, **fields
+    )
     response.headers["Location"] = (
         f"{request.url.path.split('/registrations')[0]}/patients/{patient.id}"
     )

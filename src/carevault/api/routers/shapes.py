@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 
+from carevault.access.caller import Caller
 from carevault.api.protocol import etag
-from carevault.domain.base import BASE_FIELDS, Entity, kind_of
+from carevault.domain.base import BASE_FIELDS, SELF, Entity, kind_of
 from carevault.errors import ValidationError
 
 
@@ -37,6 +38,19 @@ def client_fields(
         if name in owned:
             raise ValidationError(f"{what or kind_of(entity)}.{name}", "is set by the server")
     return body
+
+
+def new_fields(
+    caller: Caller, body: dict[str, Any], entity: type[Entity], what: str | None = None
+) -> dict[str, Any]:
+    """The fields of a new entity from a request body: fields only the server sets are
+    refused, then whether the caller may write one (for the patient the body names) is
+    asked, so a refusal is a 403 before the body's values are judged."""
+    fields = client_fields(body, entity, what=what)
+    named = body.get(entity.PATIENT) if isinstance(entity.PATIENT, str) else None
+    patient = named if isinstance(named, str) and entity.PATIENT != SELF else None
+    caller.practice.uow.may_create(entity, patient)
+    return fields
 
 
 def with_etag(response: Response, entity: Entity) -> dict[str, Any]:

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from carevault.api.deps import GuardDep, RuntimeDep
+from carevault.api.deps import CallerDep, RuntimeDep
 from carevault.api.protocol import if_match
-from carevault.api.routers.shapes import client_fields, created, public, with_etag
+from carevault.api.routers.shapes import client_fields, created, new_fields, public, with_etag
 from carevault.domain.clinic import ProviderProfile, Role, User
+from carevault.services import clinics, scheduling
 
 router = APIRouter(tags=["users and providers"])
 
@@ -29,13 +30,14 @@ USER_EXAMPLE = {
 
 
 @router.get("/users", summary="The clinic's users with one role (A2)")
-def users(g: GuardDep, role: Annotated[Role, Query()]) -> dict[str, Any]:
-    return {"items": [public(u) for u in g.users_by_role(role)], "next": None}
+def users(c: CallerDep, role: Annotated[Role, Query()]) -> dict[str, Any]:
+    found = clinics.users_by_role(practice=c.practice, role=role)
+    return {"items": [public(u) for u in found.items], "next": None}
 
 
 @router.get("/users/{user_id}", summary="A user of the clinic (A2)")
-def user(user_id: str, response: Response, g: GuardDep) -> dict[str, Any]:
-    return with_etag(response, g.user(user_id))
+def user(user_id: str, response: Response, c: CallerDep) -> dict[str, Any]:
+    return with_etag(response, c.practice.uow[User].require(user_id))
 
 
 @router.post(
@@ -43,10 +45,11 @@ def user(user_id: str, response: Response, g: GuardDep) -> dict[str, Any]:
     summary="Deactivate a user: every session and refresh token ends at once (If-Match)",
 )
 def deactivate_user(
-    user_id: str, request: Request, response: Response, g: GuardDep, rt: RuntimeDep
+    user_id: str, request: Request, response: Response, c: CallerDep, rt: RuntimeDep
 ) -> dict[str, Any]:
-    saved = g.deactivate_user(user_id, if_match(request))
-    rt.auth.revoke_all(g.principal.tenant, user_id)
+    expected = if_match(request)
+    saved = clinics.deactivate_user(practice=c.practice, user_id=user_id, version=expected)
+    rt.auth.revoke_all(c.principal.tenant, user_id)
     return with_etag(response, saved)
 
 
@@ -54,10 +57,11 @@ def deactivate_user(
 def add_user(
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[dict[str, Any], Body(examples=[USER_EXAMPLE])],
 ) -> dict[str, Any]:
-    return created(request, response, g.add_user(**client_fields(body, User)))
+    made = clinics.add_user(practice=c.practice, **new_fields(c, body, User))
+    return created(request, response, made)
 
 
 @router.put(
@@ -68,13 +72,16 @@ def put_profile(
     provider_id: str,
     request: Request,
     response: Response,
-    g: GuardDep,
+    c: CallerDep,
     body: Annotated[dict[str, Any], Body(examples=[PROFILE_EXAMPLE])],
 ) -> dict[str, Any]:
     fields = client_fields(body, ProviderProfile, what="provider")
-    g.check("provider:write")  # before anything about the profile is revealed
-    expected = if_match(request) if g.has_profile(provider_id) else None
-    saved = g.put_profile(provider_id, expected, **fields)
+    c.require("provider:write")  # before anything about the profile is revealed
+    exists = c.practice.uow.exists(ProviderProfile, provider_id)
+    expected = if_match(request) if exists else None
+    saved = scheduling.put_profile(
+        practice=c.practice, provider_id=provider_id, version=expected, **fields
+    )
     response.status_code = 200 if expected is not None else 201
     return with_etag(response, saved)
 
@@ -83,8 +90,8 @@ def put_profile(
     "/providers/{provider_id}/availability",
     summary="A provider's bookable times on a clinic-local date (A16; no PHI)",
 )
-def availability(provider_id: str, g: GuardDep, day: Annotated[date, Query()]) -> dict[str, Any]:
-    slots = g.free_slots(provider_id, day)
+def availability(provider_id: str, c: CallerDep, day: Annotated[date, Query()]) -> dict[str, Any]:
+    slots = scheduling.free_slots(practice=c.practice, provider_id=provider_id, day=day)
     return {"items": [{"start": s.isoformat(), "end": e.isoformat()} for s, e in slots]}
 
 
@@ -94,11 +101,13 @@ def availability(provider_id: str, g: GuardDep, day: Annotated[date, Query()]) -
 )
 def timeline(
     provider_id: str,
-    g: GuardDep,
+    c: CallerDep,
     start: Annotated[datetime, Query(description="Instant, ISO 8601 with offset")],
     end: Annotated[datetime, Query(description="Instant, ISO 8601 with offset")],
 ) -> dict[str, Any]:
-    found = g.provider_timeline(provider_id, start, end)
+    found = scheduling.provider_timeline(
+        practice=c.practice, provider_id=provider_id, start=start, end=end
+    )
     return {
         "appointments": [public(a) for a in found.appointments],
         "blocks": [
