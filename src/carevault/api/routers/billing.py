@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from carevault.api.deps import CallerDep
 from carevault.api.protocol import if_match
 from carevault.api.routers.shapes import (
+    PagingDep,
     created,
     new_fields,
     page,
@@ -58,9 +59,14 @@ def create(
     return created(request, response, made)
 
 
-@router.get("", summary="The clinic's invoices in one status, by due date (A10)")
-def by_status(c: CallerDep, status: Annotated[InvoiceStatus, Query()]) -> dict[str, Any]:
-    return page(billing.by_status(practice=c.practice, status=status).items, None)
+@router.get("", summary="The clinic's invoices in one status, by due date (A10), paged")
+def by_status(
+    c: CallerDep, status: Annotated[InvoiceStatus, Query()], paged: PagingDep
+) -> dict[str, Any]:
+    found = billing.by_status(
+        practice=c.practice, status=status, limit=paged.limit, cursor=paged.cursor
+    )
+    return page(found.items, found.cursor)
 
 
 @router.post("/overdue", summary="Mark issued invoices past their due date overdue")

@@ -58,9 +58,15 @@ KINDS: dict[Kind, type[Entity]] = {k: SERVED[k.value] for k in Kind}
     "/patients/{patient_id}/history/{kind}",
     summary="A patient's items of one kind, by date (A6; kind=treatment is A13)",
 )
-def history(patient_id: str, kind: Kind, c: CallerDep) -> dict[str, Any]:
-    found = patients.items_of(practice=c.practice, patient_id=patient_id, entity=KINDS[kind])
-    return page(found.items, None)
+def history(patient_id: str, kind: Kind, c: CallerDep, paged: PagingDep) -> dict[str, Any]:
+    found = patients.items_of(
+        practice=c.practice,
+        patient_id=patient_id,
+        entity=KINDS[kind],
+        limit=paged.limit,
+        cursor=paged.cursor,
+    )
+    return page(found.items, found.cursor)
 
 
 @router.post("/notes", status_code=201, summary="Start a draft clinical note")
@@ -180,15 +186,24 @@ def download(document_id: str, c: CallerDep) -> StreamingResponse:
     )
 
 
-@router.get("/patients", summary="Patients in one status, newest first (A4)")
-def patients_by_status(c: CallerDep, status: Annotated[PatientStatus, Query()]) -> dict[str, Any]:
-    return page(patients.by_status(practice=c.practice, status=status).items, None)
+@router.get("/patients", summary="Patients in one status, newest first (A4), paged")
+def patients_by_status(
+    c: CallerDep, status: Annotated[PatientStatus, Query()], paged: PagingDep
+) -> dict[str, Any]:
+    found = patients.by_status(
+        practice=c.practice, status=status, limit=paged.limit, cursor=paged.cursor
+    )
+    return page(found.items, found.cursor)
 
 
-@router.get("/records", summary="Medical records of one type (A11)")
-def records_by_type(c: CallerDep, record_type: Annotated[RecordType, Query()]) -> dict[str, Any]:
-    found = clinical.records_by_type(practice=c.practice, record_type=record_type)
-    return page(found.items, None)
+@router.get("/records", summary="Medical records of one type (A11), paged")
+def records_by_type(
+    c: CallerDep, record_type: Annotated[RecordType, Query()], paged: PagingDep
+) -> dict[str, Any]:
+    found = clinical.records_by_type(
+        practice=c.practice, record_type=record_type, limit=paged.limit, cursor=paged.cursor
+    )
+    return page(found.items, found.cursor)
 
 
 @router.get("/documents", summary="Documents of one type (A11), paged")

@@ -9,8 +9,17 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from carevault.api.deps import CallerDep, RuntimeDep
 from carevault.api.protocol import if_match
-from carevault.api.routers.shapes import client_fields, created, new_fields, public, with_etag
+from carevault.api.routers.shapes import (
+    PagingDep,
+    client_fields,
+    created,
+    new_fields,
+    page,
+    public,
+    with_etag,
+)
 from carevault.domain.clinic import ProviderProfile, Role, User
+from carevault.errors import ValidationError
 from carevault.services import clinics, scheduling
 
 router = APIRouter(tags=["users and providers"])
@@ -29,10 +38,12 @@ USER_EXAMPLE = {
 }
 
 
-@router.get("/users", summary="The clinic's users with one role (A2)")
-def users(c: CallerDep, role: Annotated[Role, Query()]) -> dict[str, Any]:
-    found = clinics.users_by_role(practice=c.practice, role=role)
-    return {"items": [public(u) for u in found.items], "next": None}
+@router.get("/users", summary="The clinic's users with one role (A2), paged")
+def users(c: CallerDep, role: Annotated[Role, Query()], paged: PagingDep) -> dict[str, Any]:
+    found = clinics.users_by_role(
+        practice=c.practice, role=role, limit=paged.limit, cursor=paged.cursor
+    )
+    return page(found.items, found.cursor)
 
 
 @router.get("/users/{user_id}", summary="A user of the clinic (A2)")
@@ -105,6 +116,9 @@ def timeline(
     start: Annotated[datetime, Query(description="Instant, ISO 8601 with offset")],
     end: Annotated[datetime, Query(description="Instant, ISO 8601 with offset")],
 ) -> dict[str, Any]:
+    for name, instant in (("start", start), ("end", end)):
+        if instant.tzinfo is None:
+            raise ValidationError(f"range.{name}", "must be an ISO 8601 instant with an offset")
     found = scheduling.provider_timeline(
         practice=c.practice, provider_id=provider_id, start=start, end=end
     )
