@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+
+from httpx import Response
 
 from carevault.api.app import PREFIX
+from carevault.api.runtime import Limits
 from carevault.domain.ids import new_id
-from tests.api.conftest import Api
+from tests.api.conftest import Api, make_api
 
 
 def _counts(api: Api) -> tuple[int, int, int]:
@@ -40,14 +44,27 @@ def test_made_up_clinics_in_refresh_tokens_and_credentials_create_nothing(sqlite
     assert _counts(sqlite_api) == before
 
 
+def _until_refused(send: Callable[[], Response], limit: int) -> list[Response]:
+    """Requests until the first 429, at most 2 * limit + 1: windows are fixed minutes, so
+    that many quick requests put more than ``limit`` into one window whatever the clock."""
+    answers = []
+    for _ in range(2 * limit + 1):
+        answers.append(send())
+        if answers[-1].status_code == 429:
+            break
+    return answers
+
+
 def test_unauthenticated_routes_are_rate_limited_by_address(sqlite_api: Api) -> None:
-    c = sqlite_api.client
-    limit = sqlite_api.rt.limits.login_per_minute
-    answers = [
-        c.post(f"{PREFIX}/sessions/refresh", json={"refresh_token": f"{new_id()}.s.x"})
-        for _ in range(limit + 1)
-    ]
+    limits = Limits(per_minute=12, login_per_minute=5)  # small: a slow machine stays in time
+    c = make_api(sqlite_api.world, limits).client
+    answers = _until_refused(
+        lambda: c.post(f"{PREFIX}/sessions/refresh", json={"refresh_token": f"{new_id()}.s.x"}),
+        limits.login_per_minute,
+    )
     assert answers[-1].status_code == 429
     assert int(answers[-1].headers["retry-after"]) > 0
-    health = [c.get(f"{PREFIX}/health/live") for _ in range(sqlite_api.rt.limits.per_minute + 1)]
+    assert len(answers) > limits.login_per_minute  # none refused before the limit was passed
+    health = _until_refused(lambda: c.get(f"{PREFIX}/health/live"), limits.per_minute)
     assert health[0].status_code == 200 and health[-1].status_code == 429
+    assert len(health) > limits.per_minute
