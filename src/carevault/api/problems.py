@@ -33,6 +33,15 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "request_id": {"type": ["string", "null"]},
         "field": {"type": "string", "description": "The request field that broke a rule"},
         "rule": {"type": "string", "description": "The rule it broke"},
+        "errors": {
+            "type": "array",
+            "description": "Every field that broke a rule, when a request broke several",
+            "items": {
+                "type": "object",
+                "required": ["field", "rule"],
+                "properties": {"field": {"type": "string"}, "rule": {"type": "string"}},
+            },
+        },
     },
 }
 
@@ -122,26 +131,43 @@ async def on_problem(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def on_request_invalid(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's own request validation, reshaped as a problem naming the first field."""
+    """FastAPI's own request validation, as one problem naming every field and its rule.
+
+    ``field`` and ``rule`` are the first error's; ``errors`` lists them all.
+    """
     assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {}
-    where = [str(part) for part in first.get("loc", ()) if part != "body"]
-    field = ".".join(where) or "body"
-    rule = str(first.get("msg", "is invalid"))
-    detail = f"{field}: {rule}"
+    found = [_field_rule(error) for error in exc.errors()] or [("body", "is invalid")]
+    field, rule = found[0]
+    detail = "; ".join(f"{f}: {r}" for f, r in found[:20])
+    listed = [{"field": _text(f), "rule": _text(r)} for f, r in found[:100]]
     return problem(
-        request, 422, "invalid-request", "Invalid request", detail, field=field, rule=rule
+        request,
+        422,
+        "invalid-request",
+        "Invalid request",
+        detail,
+        field=field,
+        rule=rule,
+        errors=listed,
     )
+
+
+def _field_rule(error: Any) -> tuple[str, str]:
+    """A validation error's dotted field (``query.limit``; a body's fields without ``body.``)."""
+    if error.get("type") == "json_invalid":
+        return "body", "must be valid JSON in UTF-8 (no lone surrogates)"
+    loc = [str(part) for part in error.get("loc", ())]
+    if loc and loc[0] == "body":
+        loc = loc[1:]
+    rule = str(error.get("msg", "is invalid"))
+    return ".".join(loc)[:200] or "body", rule.removeprefix("Value error, ")
 
 
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    kind = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    kind = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
+        exc.status_code, "http-error"
+    )
     return problem(
         request, exc.status_code, kind, _title(kind), str(exc.detail), dict(exc.headers or {})
     )
-
-
-async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unexpected error", extra={"error": type(exc).__name__})
-    return problem(request, 500, "internal", "Internal error", "the server could not do that")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -14,10 +15,13 @@ from fastapi import Header, Request
 
 from carevault.access.policy import Principal
 from carevault.api.problems import Problem
-from carevault.errors import ConflictError
+from carevault.domain.ids import new_id
+from carevault.errors import ConflictError, NotFound
 from carevault.store import Attr, Store
 
 IDEMPOTENCY_TTL = 24 * 3600
+CLAIM_SECONDS = 60  # a claim older than this, with nothing committed, is a dead request's
+ETAG = re.compile(r'(?:W/)?"?([0-9]{1,18})"?', re.ASCII)  # a version: ASCII digits, bounded
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
@@ -35,23 +39,24 @@ def if_match(request: Request) -> int:
             "Precondition required",
             "If-Match: send the ETag of the version you read",
         )
-    text = given.strip()
-    if text.startswith("W/"):
-        text = text[2:]
-    text = text.strip('"')
-    if not text.isdigit():
+    found = ETAG.fullmatch(given.strip())
+    if found is None:
         raise Problem(
-            412, "precondition-failed", "Precondition failed", "If-Match: must be an ETag"
+            412,
+            "precondition-failed",
+            "Precondition failed",
+            'If-Match: must be an ETag this API sent, such as "3"',
         )
-    return int(text)
+    return int(found.group(1))
 
 
 class Idempotency:
     """A creating POST under an ``Idempotency-Key`` happens once; replays get its result.
 
-    The key item holds a digest of the request and, once done, the status and the id of
-    what was created (never the response body: it may hold PHI). A replay re-reads that
-    resource through the same guarded path; the same key with another body is a 422.
+    The key item holds a digest of the request and the id the resource is created under
+    (never the response body: it may hold PHI). A replay re-reads that resource through
+    the same gated path; the same key with another body is a 422. A claim whose request
+    died before committing is taken over after ``CLAIM_SECONDS``.
     """
 
     def __init__(self, store: Store, tenant: str, user: str, key: str | None) -> None:
@@ -59,10 +64,14 @@ class Idempotency:
         self.pk, self.sk = f"T#{tenant}#IDEMPOTENCY#{user}", f"{key}"
         self._claim: dict[str, Any] | None = None  # the pending item this request put
 
-    def begin(self, request: Request, body: dict[str, Any]) -> dict[str, Any] | None:
-        """None to go ahead (the key is claimed), or the earlier outcome to replay."""
+    def begin(
+        self, request: Request, body: dict[str, Any], reread: Callable[[str], Any]
+    ) -> tuple[str, Any]:
+        """``(id, None)``: the key is claimed, create the resource under ``id``; or
+        ``(id, resource)``: the earlier request with this key made it, replay it."""
+        made_id = new_id()
         if self.key is None:
-            return None
+            return made_id, None
         if not 1 <= len(self.key) <= 200 or not self.key.isascii() or not self.key.isprintable():
             raise Problem(
                 422,
@@ -72,7 +81,7 @@ class Idempotency:
                 field="Idempotency-Key",
                 rule="must be 1-200 printable ASCII characters",
             )
-        # ASCII escapes: any string JSON can carry (even a lone surrogate) digests the same
+        # ASCII escapes: any string JSON can carry digests the same
         canonical = json.dumps(body, sort_keys=True, ensure_ascii=True).encode()
         digest = hashlib.sha256(request.method.encode() + request.url.path.encode() + canonical)
         now = int(time.time())
@@ -81,34 +90,66 @@ class Idempotency:
             "sk": self.sk,
             "digest": digest.digest(),
             "state": "pending",
+            "resource_id": made_id,
+            "claimed_at": now,
             "expires_at": now + IDEMPOTENCY_TTL,
         }
-        try:
-            self.store.put(item, condition=Attr("pk").not_exists())
-            self._claim = item
+        for _ in range(3):
+            try:
+                self.store.put(item, condition=Attr("pk").not_exists())
+                self._claim = item
+                return made_id, None
+            except ConflictError:
+                found = self.store.get(self.pk, self.sk)
+            if found is None:  # expired between the two calls: claim it again
+                continue
+            if bytes(found["digest"]) != item["digest"]:
+                raise Problem(
+                    422,
+                    "idempotency-key-reused",
+                    "Idempotency key reused",
+                    "Idempotency-Key: was used for a different request",
+                    field="Idempotency-Key",
+                    rule="must not be reused for a different request",
+                )
+            earlier = self._made(found, reread)
+            if earlier is not None:
+                return str(found["resource_id"]), earlier
+            claimed = found.get("claimed_at")
+            if claimed is None or now - int(claimed) < CLAIM_SECONDS:
+                raise Problem(
+                    409,
+                    "idempotency-in-progress",
+                    "Request in progress",
+                    "Idempotency-Key: the first request with this key is still running",
+                    headers={"Retry-After": "1"},
+                )
+            # the first request died before it committed: take its claim over, once
+            try:
+                self.store.put(item, condition=Attr("claimed_at").eq(claimed))
+                self._claim = item
+                return made_id, None
+            except ConflictError:
+                continue
+        raise Problem(
+            409,
+            "idempotency-in-progress",
+            "Request in progress",
+            "Idempotency-Key: another request with this key is running",
+            headers={"Retry-After": "1"},
+        )
+
+    def _made(self, found: dict[str, Any], reread: Callable[[str], Any]) -> Any:
+        """What the request behind a claim created, if it committed (None if not yet)."""
+        if "resource_id" not in found:
             return None
-        except ConflictError:
-            found = self.store.get(self.pk, self.sk)
-        if found is None:  # expired between the two calls: claim it again
-            return self.begin(request, body)
-        if bytes(found["digest"]) != item["digest"]:
-            raise Problem(
-                422,
-                "idempotency-key-reused",
-                "Idempotency key reused",
-                "Idempotency-Key: was used for a different request",
-                field="Idempotency-Key",
-                rule="must not be reused for a different request",
-            )
-        if found["state"] != "done":
-            raise Problem(
-                409,
-                "idempotency-in-progress",
-                "Request in progress",
-                "Idempotency-Key: the first request with this key is still running",
-                headers={"Retry-After": "1"},
-            )
-        return dict(found)
+        try:
+            made = reread(str(found["resource_id"]))
+        except NotFound:
+            return None
+        if found["state"] != "done":  # committed, then died before it said so
+            self.store.put({**found, "state": "done", "status": 201})
+        return made
 
     def finish(self, resource_id: str, status: int) -> None:
         if self._claim is not None:
@@ -117,7 +158,7 @@ class Idempotency:
 
     def abandon(self) -> None:
         """Release the key of a request that failed, so it can be retried."""
-        if self.key is not None:
+        if self._claim is not None:
             self.store.delete(self.pk, self.sk)
 
 
@@ -195,16 +236,20 @@ def create_once(
     key: str | None,
     request: Request,
     body: dict[str, Any],
-    create: Callable[[], Any],
+    create: Callable[[str], Any],
     reread: Callable[[str], Any],
 ) -> Any:
-    """Run ``create`` once per idempotency key; a replay re-reads what it created."""
+    """Run ``create(id)`` once per idempotency key; a replay re-reads what it created.
+
+    The id is chosen before the create and kept in the key's claim, so a request that
+    committed and then died (no response sent) is found by a replay and answered with it.
+    """
     guard = Idempotency(store, principal.tenant, principal.user_id, key)
-    earlier = guard.begin(request, body)
+    made_id, earlier = guard.begin(request, body, reread)
     if earlier is not None:
-        return reread(str(earlier["resource_id"]))
+        return earlier
     try:
-        made = create()
+        made = create(made_id)
     except BaseException:
         guard.abandon()
         raise

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from carevault.blobs import open_blobs
 from carevault.cli.common import StoreOption, console, fail
-from carevault.cli.serve import HostOption, PortOption, serve_command
+from carevault.cli.serve import HostOption, PortOption, WorkersOption, serve_command
 from carevault.config import Settings
 from carevault.crypto.keyring import Keyring
 from carevault.domain.patient import PatientStatus
@@ -75,9 +75,10 @@ def seed_command(
 
 def demo_command(
     store: StoreOption = None,
-    serve: Annotated[bool, typer.Option("--serve", help="Then serve the API on :8000")] = False,
+    serve: Annotated[bool, typer.Option("--serve", help="Then serve the API (see --port)")] = False,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
+    workers: WorkersOption = 1,
 ) -> None:
     """Initialize the store, load the demo data if it is empty, show it (and serve the API)."""
     from carevault.cli.keys import init  # noqa: PLC0415 (one command reusing another)
@@ -99,10 +100,10 @@ def demo_command(
         raise fail(exc) from exc
     if serve:
         console.print(
-            f"Interactive API docs: http://{host}:{port}/api/v1/docs — sign in with "
+            f"Interactive API docs: http://{host}:{port}/ — sign in with "
             "POST /api/v1/sessions using a demo login printed when the demo was loaded."
         )
-        serve_command(store=store, host=host, port=port)
+        serve_command(store=store, host=host, port=port, workers=workers)
 
 
 def _tour(data: Store, ring: Keyring) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+import socket
+from typing import Annotated, Any
 
 import typer
 
@@ -20,25 +21,50 @@ WorkersOption = Annotated[
 ]
 
 
+UVICORN: dict[str, Any] = {
+    "log_config": None,  # carevault's JSON logging (PHI-masked) stays in charge
+    "access_log": False,  # carevault logs each request itself: its route, never its path
+    "server_header": False,
+    "proxy_headers": False,
+}
+"""How carevault runs uvicorn (the command and the tests' server use the same)."""
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be listened on now (a busy port is told before serving)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def serve_command(
     store: StoreOption = None,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
     workers: WorkersOption = 1,
 ) -> None:
-    """Serve the REST API (interactive docs at /api/v1/docs)."""
+    """Serve the REST API (docs at /, /api/v1/docs and /api/v1/redoc)."""
     import uvicorn  # noqa: PLC0415 (only this command needs the server)
 
+    if not port_free(host, port):
+        console.print(
+            f"[red]error:[/red] port {port} on {host} is in use; "
+            "choose another with --port or CAREVAULT_PORT"
+        )
+        raise typer.Exit(1)
     if store:
         os.environ["CAREVAULT_STORE"] = store  # every worker process opens the same store
-    console.print(f"carevault API on http://{host}:{port}/api/v1 — docs: /api/v1/docs")
+    console.print(f"carevault API on http://{host}:{port}/api/v1 — docs: http://{host}:{port}/")
     uvicorn.run(
         "carevault.api.app:serve_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_config=None,  # carevault's JSON logging (PHI-masked) stays in charge
-        server_header=False,
-        proxy_headers=False,
+        **UVICORN,
     )

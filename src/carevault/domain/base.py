@@ -43,10 +43,47 @@ from carevault.errors import ValidationError
 SELF = "@self"
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
+"""The dates carevault takes: from 1900-01-01 to 2199-12-31 (a birth date, a visit, a
+query's range). Outside them a date is refused, so no computation reaches the calendar's
+own ends (years 1 and 9999)."""
+RANGE_RULE = f"must be from {EARLIEST.isoformat()} to {LATEST.isoformat()}"
+
+
+def _day(value: date) -> date:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(RANGE_RULE)
+    return value
+
+
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must include a time zone offset")
+    if not EARLIEST <= value.date() <= LATEST:  # the date as written, before any shift
+        raise ValueError(RANGE_RULE)
     return value.astimezone(UTC).replace(microsecond=0)
+
+
+def instant(value: Any, field: str) -> datetime:
+    """An ISO 8601 instant with an offset, within the supported dates, in UTC."""
+    try:
+        return _utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+    except (TypeError, ValueError) as exc:
+        rule = str(exc) if str(exc) == RANGE_RULE else "must be an ISO 8601 instant with an offset"
+        raise ValidationError(field, rule) from None
+
+
+def day_of(value: Any, field: str) -> date:
+    """A calendar date ``YYYY-MM-DD`` within the supported dates."""
+    try:
+        return _day(date.fromisoformat(value)) if isinstance(value, str) else _day(value)
+    except (TypeError, ValueError) as exc:
+        rule = str(exc) if str(exc) == RANGE_RULE else "must be a date, YYYY-MM-DD"
+        raise ValidationError(field, rule) from None
+
+
+Day = Annotated[date, AfterValidator(_day)]
+"""A calendar date within the supported dates."""
 
 
 UtcDateTime = Annotated[

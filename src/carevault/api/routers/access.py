@@ -11,10 +11,11 @@ from carevault.access import actions, clients
 from carevault.api.deps import CallerDep, RuntimeDep, SignInAttempt
 from carevault.api.protocol import if_match
 from carevault.api.routers.shapes import page, with_etag
+from carevault.api.routing import Route
 from carevault.domain.clinic import ApiClient
 from carevault.services import patients
 
-router = APIRouter(tags=["access"])
+router = APIRouter(route_class=Route, tags=["access"])
 
 
 class NewClient(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -19,11 +18,12 @@ from carevault.api.routers.shapes import (
     step_fields,
     with_etag,
 )
+from carevault.api.routing import Route
+from carevault.domain.base import Day, instant
 from carevault.domain.scheduling import Appointment, AppointmentStatus, TimeBlock
-from carevault.errors import ValidationError
 from carevault.services import scheduling
 
-router = APIRouter(tags=["appointments"])
+router = APIRouter(route_class=Route, tags=["appointments"])
 
 BOOKING_EXAMPLE = {
     "patient_id": "01JCW3Q4ZJ8X2M5N7P9R1T3V5X",
@@ -55,7 +55,7 @@ def book(
         idempotency_key,
         request,
         fields,
-        lambda: scheduling.book(practice=c.practice, **_times(fields)),
+        lambda made_id: scheduling.book(practice=c.practice, **_times(fields), id=made_id),
         reread,
     )
     return created(request, response, made)
@@ -65,21 +65,15 @@ def _times(fields: dict[str, Any]) -> dict[str, Any]:
     """Start and end as instants (the domain checks the rest)."""
     out = dict(fields)
     for name in ("start", "end"):
-        value = out.get(name)
-        if isinstance(value, str):
-            try:
-                out[name] = datetime.fromisoformat(value)
-            except ValueError:
-                raise ValidationError(
-                    f"appointment.{name}", "must be an ISO 8601 instant"
-                ) from None
+        if name in out:
+            out[name] = instant(out[name], f"appointment.{name}")
     return out
 
 
 @router.get("/schedule", summary="The clinic's appointments of a local date (A8), paged")
 def schedule(
     c: CallerDep,
-    day: Annotated[date, Query(description="Clinic-local date, YYYY-MM-DD")],
+    day: Annotated[Day, Query(description="Clinic-local date, YYYY-MM-DD (1900-2199)")],
     paged: PagingDep,
 ) -> dict[str, Any]:
     listing = scheduling.day_schedule(
@@ -149,19 +143,9 @@ def move(
     run, allowed, required = STEPS[step]
     extra = step_fields(body, f"appointment.{step.value}", allowed, required)
     if step is Step.reschedule:
-        extra = {k: _instant(extra, f"appointment.reschedule.{k}", k) for k in ("start", "end")}
+        extra = {k: instant(extra[k], f"appointment.reschedule.{k}") for k in ("start", "end")}
     moved = run(practice=c.practice, appointment_id=appointment_id, version=expected, **extra)
     return with_etag(response, moved)
-
-
-def _instant(body: dict[str, Any], field: str, name: str) -> datetime:
-    try:
-        found = datetime.fromisoformat(str(body[name]))
-    except ValueError:
-        raise ValidationError(field, "must be an ISO 8601 instant with an offset") from None
-    if found.tzinfo is None:
-        raise ValidationError(field, "must be an ISO 8601 instant with an offset")
-    return found
 
 
 @router.post("/time-blocks", status_code=201, summary="Block a provider's time")

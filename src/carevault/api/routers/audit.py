@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
 import orjson
@@ -13,19 +13,21 @@ from fastapi.responses import StreamingResponse
 from carevault.access import actions
 from carevault.api.deps import CallerDep
 from carevault.api.routers.shapes import page
+from carevault.api.routing import Route
 from carevault.audit.trail import exported
 from carevault.domain.audit import Level
+from carevault.domain.base import Day, day_of
 from carevault.errors import ValidationError
 from carevault.store import Item
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(route_class=Route, prefix="/audit", tags=["audit"])
 
 
 @router.get(
     "/events", summary="The clinic's audit events of a UTC day, of one level if given (A15)"
 )
 def events(
-    c: CallerDep, day: Annotated[date, Query()], level: Annotated[Level | None, Query()] = None
+    c: CallerDep, day: Annotated[Day, Query()], level: Annotated[Level | None, Query()] = None
 ) -> dict[str, Any]:
     return page(actions.audit_day(c, day, level), None)
 
@@ -38,16 +40,17 @@ def disclosures(
         Body(examples=[{"patient_id": "01JCW3Q4ZJ8X2M5N7P9R1T3V5X", "since": "2026-01-01"}]),
     ],
 ) -> dict[str, Any]:
-    patient_id, since = body.get("patient_id"), body.get("since")
+    patient_id = body.get("patient_id")
     if not isinstance(patient_id, str):
         raise ValidationError("disclosures.patient_id", "is required")
-    try:
-        start = datetime.fromisoformat(since or "")
-    except ValueError:
-        raise ValidationError("disclosures.since", "must be an ISO 8601 date") from None
-    if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    return page(actions.disclosures(c, patient_id, start), None)
+    if "since" not in body:
+        raise ValidationError("disclosures.since", "is required")
+    start = day_of(body["since"], "disclosures.since")
+    events = actions.disclosures(c, patient_id, datetime.combine(start, time(0), UTC))
+    if "until" in body:  # the accounting up to and including that date
+        last = day_of(body["until"], "disclosures.until")
+        events = [e for e in events if e.at.date() <= last]
+    return page(events, None)
 
 
 @router.get(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -19,11 +18,12 @@ from carevault.api.routers.shapes import (
     step_fields,
     with_etag,
 )
+from carevault.api.routing import Route
+from carevault.domain.base import day_of
 from carevault.domain.billing import Invoice, InvoiceStatus
-from carevault.errors import ValidationError
 from carevault.services import billing
 
-router = APIRouter(prefix="/invoices", tags=["invoices"])
+router = APIRouter(route_class=Route, prefix="/invoices", tags=["invoices"])
 
 INVOICE_EXAMPLE = {
     "patient_id": "01JCW3Q4ZJ8X2M5N7P9R1T3V5X",
@@ -87,9 +87,6 @@ def move(
     run, allowed, required = STEPS[step]
     extra = step_fields(body, f"invoice.{step.value}", allowed, required)
     if "due" in extra:
-        try:
-            extra["due"] = date.fromisoformat(str(extra["due"]))
-        except ValueError:
-            raise ValidationError("invoice.issue.due", "must be a date, YYYY-MM-DD") from None
+        extra["due"] = day_of(extra["due"], "invoice.issue.due")
     made = run(practice=c.practice, invoice_id=invoice_id, version=expected, **extra)
     return with_etag(response, made)

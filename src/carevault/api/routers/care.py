@@ -23,6 +23,7 @@ from carevault.api.routers.shapes import (
     search_terms,
     with_etag,
 )
+from carevault.api.routing import Route
 from carevault.domain.base import Entity
 from carevault.domain.clinical import (
     ClinicalNote,
@@ -36,7 +37,7 @@ from carevault.domain.patient import PatientStatus
 from carevault.errors import ValidationError
 from carevault.services import clinical, notes, patients
 
-router = APIRouter(tags=["care"])
+router = APIRouter(route_class=Route, tags=["care"])
 
 CHUNK = 64 * 1024
 

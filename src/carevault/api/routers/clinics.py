@@ -9,9 +9,10 @@ from pydantic import BaseModel, Field
 
 from carevault.api.deps import CallerDep, PlatformDep
 from carevault.api.routers.shapes import client_fields, page, public, with_etag
+from carevault.api.routing import Route
 from carevault.domain.clinic import Clinic, User
 
-router = APIRouter(prefix="/clinics", tags=["clinics"])
+router = APIRouter(route_class=Route, prefix="/clinics", tags=["clinics"])
 
 
 class Onboarding(BaseModel):

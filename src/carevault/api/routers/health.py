@@ -7,8 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 
 from carevault.api.deps import AnonymousRequest, RuntimeDep
+from carevault.api.routing import Route
 
-router = APIRouter(prefix="/health", tags=["health"], dependencies=[AnonymousRequest])
+router = APIRouter(
+    route_class=Route, prefix="/health", tags=["health"], dependencies=[AnonymousRequest]
+)
 
 
 @router.get("/live", summary="The process answers")

@@ -18,11 +18,12 @@ from carevault.api.routers.shapes import (
     search_terms,
     with_etag,
 )
+from carevault.api.routing import Route
 from carevault.domain.audit import ShredReason
 from carevault.domain.patient import Patient
 from carevault.services import patients
 
-router = APIRouter(prefix="/patients", tags=["patients"])
+router = APIRouter(route_class=Route, prefix="/patients", tags=["patients"])
 
 PATIENT_EXAMPLE = {
     "mrn": "MRN-1042",
@@ -52,7 +53,7 @@ def register(
         idempotency_key,
         request,
         fields,
-        lambda: patients.register(practice=c.practice, **fields),
+        lambda made_id: patients.register(practice=c.practice, **fields, id=made_id),
         c.practice.uow[Patient].require,
     )
     return created(request, response, made)

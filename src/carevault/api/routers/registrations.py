@@ -16,11 +16,12 @@ from carevault.api.routers.shapes import (
     page,
     with_etag,
 )
+from carevault.api.routing import Route
 from carevault.domain.intake import Registration, RegistrationStatus
 from carevault.domain.patient import Patient
 from carevault.services import clinical
 
-router = APIRouter(prefix="/registrations", tags=["registrations"])
+router = APIRouter(route_class=Route, prefix="/registrations", tags=["registrations"])
 
 
 @router.post("", status_code=201, summary="Record a self-registration")

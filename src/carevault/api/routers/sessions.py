@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 
 from carevault.access.auth import MfaRequired, Tokens
 from carevault.api.deps import ClaimsDep, RuntimeDep, SignInAttempt, origin
+from carevault.api.routing import Route
 from carevault.api.runtime import Runtime
 
-router = APIRouter(prefix="/sessions", tags=["sessions"])
+router = APIRouter(route_class=Route, prefix="/sessions", tags=["sessions"])
 
 
 class Login(BaseModel):

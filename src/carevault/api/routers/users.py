@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -18,11 +18,12 @@ from carevault.api.routers.shapes import (
     public,
     with_etag,
 )
+from carevault.api.routing import Route
+from carevault.domain.base import Day, instant
 from carevault.domain.clinic import ProviderProfile, Role, User
-from carevault.errors import ValidationError
 from carevault.services import clinics, scheduling
 
-router = APIRouter(tags=["users and providers"])
+router = APIRouter(route_class=Route, tags=["users and providers"])
 
 PROFILE_EXAMPLE = {
     "license_number": "CA-A123456",
@@ -101,7 +102,7 @@ def put_profile(
     "/providers/{provider_id}/availability",
     summary="A provider's bookable times on a clinic-local date (A16; no PHI)",
 )
-def availability(provider_id: str, c: CallerDep, day: Annotated[date, Query()]) -> dict[str, Any]:
+def availability(provider_id: str, c: CallerDep, day: Annotated[Day, Query()]) -> dict[str, Any]:
     slots = scheduling.free_slots(practice=c.practice, provider_id=provider_id, day=day)
     return {"items": [{"start": s.isoformat(), "end": e.isoformat()} for s, e in slots]}
 
@@ -116,11 +117,11 @@ def timeline(
     start: Annotated[datetime, Query(description="Instant, ISO 8601 with offset")],
     end: Annotated[datetime, Query(description="Instant, ISO 8601 with offset")],
 ) -> dict[str, Any]:
-    for name, instant in (("start", start), ("end", end)):
-        if instant.tzinfo is None:
-            raise ValidationError(f"range.{name}", "must be an ISO 8601 instant with an offset")
     found = scheduling.provider_timeline(
-        practice=c.practice, provider_id=provider_id, start=start, end=end
+        practice=c.practice,
+        provider_id=provider_id,
+        start=instant(start, "range.start"),
+        end=instant(end, "range.end"),
     )
     return {
         "appointments": [public(a) for a in found.appointments],
