@@ -25,7 +25,7 @@ from carevault.audit.trail import fields_of
 from carevault.domain.audit import Action, Level, ShredReason
 from carevault.domain.base import Entity, FieldClass
 from carevault.domain.billing import Invoice, InvoiceStatus
-from carevault.domain.clinic import Clinic, ProviderProfile, Role, User
+from carevault.domain.clinic import ApiClient, Clinic, ProviderProfile, Role, User
 from carevault.domain.clinical import (
     ClinicalNote,
     Document,
@@ -36,7 +36,7 @@ from carevault.domain.clinical import (
 )
 from carevault.domain.intake import Consent, InsuranceVerification, Registration, RegistrationStatus
 from carevault.domain.patient import Patient, PatientStatus
-from carevault.domain.scheduling import Appointment, AppointmentStatus
+from carevault.domain.scheduling import Appointment, AppointmentStatus, TimeBlock
 from carevault.errors import NotFound, PermissionDenied, ValidationError
 from carevault.repo.unit import Listing
 from carevault.services import (
@@ -113,6 +113,22 @@ class Ctx:
             mime_type="text/plain",
         )
 
+    def made(self, entity: type[Entity]) -> Entity:
+        """One of the patient's records of a clinical or intake kind."""
+        fields: dict[type[Entity], dict[str, Any]] = {
+            MedicalRecord: {"provider_id": self.provider, "visit_date": utc(2027, 3, 1, 9)},
+            TreatmentRecord: {
+                "therapist_id": self.provider,
+                "session_date": utc(2027, 3, 1, 9),
+                "duration_minutes": 50,
+            },
+            Consent: {"kind": "HIPAA", "granted_at": utc(2027, 1, 1, 9)},
+            InsuranceVerification: {"insurance": {"provider": "Aetna", "policy_number": "P1"}},
+        }
+        return clinical.create(
+            practice=self.setup, entity=entity, patient_id=self.patient.id, **fields[entity]
+        )
+
     def active_patient(self) -> Patient:
         current = self.setup.uow[Patient].require(self.patient.id)
         if current.status is not PatientStatus.ACTIVE:
@@ -159,6 +175,11 @@ def _deactivate(g: Practice, c: Ctx) -> Any:
 
 def _items(entity: type[Entity]) -> Op:
     return lambda g, c: patients.items_of(practice=g, patient_id=c.patient.id, entity=entity)
+
+
+def _read(entity: type[Entity], make: Callable[[Ctx], Entity]) -> Op:
+    """Read by id one of the patient's items, made for the cell."""
+    return lambda g, c: g.uow[entity].require(make(c).id)
 
 
 def _update(g: Practice, c: Ctx) -> Any:
@@ -280,6 +301,19 @@ PATIENT_OPS: dict[str, tuple[Op, Rule]] = {
         {A: ALL, D: OWN, S: ALL, P: OWN},
     ),
 }
+PATIENT_OPS |= {
+    "appointment by id": (_read(Appointment, Ctx.appointment), Read("appointment")),
+    "note by id": (_read(ClinicalNote, Ctx.note), Read("note")),
+    "invoice by id": (_read(Invoice, Ctx.invoice), Read("invoice")),
+    "document by id": (_read(Document, Ctx.document), Read("document")),
+    **{
+        f"{entity.RESOURCE} by id": (
+            _read(entity, lambda c, e=entity: c.made(e)),  # type: ignore[misc]
+            Read(str(entity.RESOURCE)),
+        )
+        for entity in (MedicalRecord, TreatmentRecord, Consent, InsuranceVerification)
+    },
+}
 CALLER_OPS: dict[str, tuple[Callable[[Caller, Ctx], Any], Rule]] = {
     "disclosures": (
         lambda k, c: actions.disclosures(k, c.patient.id, utc(2000, 1, 1, 0)),
@@ -287,6 +321,32 @@ CALLER_OPS: dict[str, tuple[Callable[[Caller, Ctx], Any], Rule]] = {
     ),
 }
 FRONT = {A, D, S}
+
+
+def _block(w: World) -> TimeBlock:
+    return scheduling.add_block(
+        practice=w.practice,
+        provider_id=w.doctor.id,
+        date=(date(2027, 8, 2) + timedelta(days=next(counter) % 200)).isoformat(),
+        start_time="12:00",
+        end_time="13:00",
+        reason="Lunch",
+    )
+
+
+def _client(w: World) -> ApiClient:
+    made, _ = clients.create_client(uow=w.practice.uow, name="Spare", scopes=["patient:read"])
+    return made
+
+
+def _registration(w: World) -> Registration:
+    return clinical.create(
+        practice=w.practice,
+        entity=Registration,
+        first_name="I",
+        last_name="Take",
+        email=f"r{next(counter)}@example.org",
+    )
 
 
 def _remove_block(k: Caller, w: World) -> Any:
@@ -427,6 +487,12 @@ CLINIC_OPS: dict[str, tuple[ClinicOp, set[Role]]] = {
     ),
     "remove block": (_remove_block, FRONT),
     "api clients": (lambda k, w: clients.clients(uow=k.practice.uow), {A}),
+    "api client by id": (lambda k, w: k.practice.uow[ApiClient].require(_client(w).id), {A}),
+    "block by id": (lambda k, w: k.practice.uow[TimeBlock].require(_block(w).id), FRONT),
+    "registration by id": (
+        lambda k, w: k.practice.uow[Registration].require(_registration(w).id),
+        {A, S},
+    ),
     "create api client": (
         lambda k, w: actions.create_client(k, f"feed {next(counter)}", ["clinic:read"]),
         {A},

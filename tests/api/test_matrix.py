@@ -25,7 +25,8 @@ from carevault.api.app import PREFIX
 from carevault.audit.trail import fields_of
 from carevault.domain.audit import Action, Level
 from carevault.domain.clinic import ProviderProfile, Role
-from carevault.domain.intake import Registration
+from carevault.domain.clinical import MedicalRecord, TreatmentRecord
+from carevault.domain.intake import Consent, InsuranceVerification, Registration
 from carevault.domain.patient import Patient
 from carevault.repo.credentials import stage_password
 from carevault.services import audit_trail, clinical, clinics, scheduling
@@ -199,6 +200,22 @@ PATIENT_HTTP: dict[str, HttpOp] = {
 }
 
 
+def _by_id(path: str, make: Callable[[Ctx], Any]) -> HttpOp:
+    return lambda h, c: h.send("GET", f"/{path}/{make(c).id}")
+
+
+PATIENT_HTTP |= {
+    "appointment by id": _by_id("appointments", Ctx.appointment),
+    "note by id": _by_id("notes", Ctx.note),
+    "invoice by id": _by_id("invoices", Ctx.invoice),
+    "document by id": _by_id("documents", Ctx.document),
+    "record by id": _by_id("records", lambda c: c.made(MedicalRecord)),
+    "treatment by id": _by_id("treatment-records", lambda c: c.made(TreatmentRecord)),
+    "consent by id": _by_id("consents", lambda c: c.made(Consent)),
+    "insurance by id": _by_id("insurance-verifications", lambda c: c.made(InsuranceVerification)),
+}
+
+
 def _remove_block(h: Http, w: Any) -> httpx.Response:
     block = scheduling.add_block(
         practice=w.practice,
@@ -226,6 +243,22 @@ def _convert(h: Http, w: Any) -> httpx.Response:
     reg = _registration(w)
     path = f"/registrations/{reg.id}/conversion"
     return h.send("POST", path, reg.version, json={"mrn": f"RG-{next(ids)}", "gender": "male"})
+
+
+def _spare_client(w: Any) -> Any:
+    client, _ = create_client(uow=w.practice.uow, name="Spare", scopes=["patient:read"])
+    return client
+
+
+def _block(w: Any) -> Any:
+    return scheduling.add_block(
+        practice=w.practice,
+        provider_id=w.doctor.id,
+        date=f"2027-08-{1 + next(ids) % 28:02d}",
+        start_time="12:00",
+        end_time="13:00",
+        reason="Lunch",
+    )
 
 
 def _deactivate_client(h: Http, w: Any) -> httpx.Response:
@@ -316,6 +349,9 @@ CLINIC_HTTP: dict[str, Callable[[Http, Any], httpx.Response]] = {
         "POST", "/api-clients", json={"name": "Feed", "scopes": ["patient:read"]}
     ),
     "deactivate api client": _deactivate_client,
+    "api client by id": lambda h, w: h.send("GET", f"/api-clients/{_spare_client(w).id}"),
+    "block by id": lambda h, w: h.send("GET", f"/time-blocks/{_block(w).id}"),
+    "registration by id": lambda h, w: h.send("GET", f"/registrations/{_registration(w).id}"),
     "break glass": lambda h, w: h.send(
         "POST", "/break-glass", json={"reason": "Unconscious patient, no records", "minutes": 1}
     ),
@@ -365,6 +401,8 @@ LISTS: dict[str, str] = {
     "appointments by status": "appointment",
     "documents by type": "document",
     "registrations": "registration",
+    "registration by id": "registration",
+    "block by id": "block",
 }
 """The clinic-wide reads, and the resource their items are."""
 NO_PHI = {

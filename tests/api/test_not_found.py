@@ -10,8 +10,10 @@ from typing import Any
 from carevault.access.clients import create_client
 from carevault.api.app import PREFIX
 from carevault.domain.clinic import Role
-from carevault.domain.intake import Registration
+from carevault.domain.clinical import MedicalRecord, TreatmentRecord
+from carevault.domain.intake import Consent, InsuranceVerification, Registration
 from carevault.services import billing, clinical, notes, scheduling
+from tests.access.test_matrix import Ctx
 from tests.api.conftest import Api
 from tests.api.test_hostile_ids import _routes_with_ids
 from tests.domain.world import World, local, make_world
@@ -62,7 +64,18 @@ def _foreign_ids(other: World) -> dict[str, str]:
         reason="Lunch",
     )
     client, _ = create_client(uow=p.uow, name="Theirs", scopes=["patient:read"])
+    ctx = Ctx(other, patient, p, other.doctor.id)
+    made = {
+        name: ctx.made(entity).id
+        for name, entity in (
+            ("record_id", MedicalRecord),
+            ("treatment_id", TreatmentRecord),
+            ("consent_id", Consent),
+            ("verification_id", InsuranceVerification),
+        )
+    }
     return {
+        **made,
         "patient_id": patient.id,
         "appointment_id": appt.id,
         "note_id": note.id,

@@ -145,7 +145,13 @@ def test_newcomer_path(demo: tuple[str, list[str]]) -> None:
         assert tokens.status_code == 201, tokens.text
         admin_auth = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
         today = time.strftime("%Y-%m-%d", time.gmtime())
-        events = c.get("/audit/events", params={"day": today}, headers=admin_auth).json()["items"]
+        events, cursor = [], None
+        for _ in range(1000):  # the day's events, page by page
+            params = {"day": today, "limit": 200, **({"cursor": cursor} if cursor else {})}
+            listed = c.get("/audit/events", params=params, headers=admin_auth).json()
+            events += listed["items"]
+            if (cursor := listed["next"]) is None:
+                break
         reads = [
             e for e in events if e["action"] == "READ" and e["patient_id"] == patient.json()["id"]
         ]

@@ -62,12 +62,18 @@ def disclosures(caller: Caller, patient_id: str, since: datetime) -> list[AuditE
     return audit_trail.disclosures(practice=caller.practice, patient_id=patient_id, since=since)
 
 
-def audit_day(caller: Caller, day: date, level: Level | None = None) -> list[AuditEvent]:
-    """The clinic's audit events of a day (of one compliance level, when given)."""
+def audit_day(
+    caller: Caller,
+    day: date,
+    level: Level | None = None,
+    limit: int = 200,
+    cursor: str | None = None,
+) -> audit_trail.Page:
+    """A page of the clinic's audit events of a day (of one compliance level, when given)."""
     caller.require("audit:read")
-    if level is not None:
-        return audit_trail.by_level(practice=caller.practice, level=level, day=day)
-    return audit_trail.on_day(practice=caller.practice, day=day)
+    return audit_trail.day_page(
+        practice=caller.practice, day=day, level=level, limit=limit, cursor=cursor
+    )
 
 
 def verify_audit(caller: Caller) -> Report:

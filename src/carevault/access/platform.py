@@ -18,7 +18,7 @@ from carevault.audit.trail import AuditTrail
 from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action, Level, Outcome
 from carevault.domain.clinic import Clinic, Role, User
-from carevault.errors import DuplicateValue, PermissionDenied
+from carevault.errors import DuplicateValue, NotFound, PermissionDenied
 from carevault.repo import credentials
 from carevault.repo.records import PLATFORM
 from carevault.repo.unit import Listing
@@ -50,6 +50,15 @@ class Platform:
         self._check("clinic:search")
         self._auditor.record(Action.SEARCH, "CLINIC", None, None, Outcome.SUCCESS, Level.STANDARD)
         return clinics.list_clinics(store=self.store, limit=limit, cursor=cursor)
+
+    def clinic(self, clinic_id: str) -> dict[str, Any]:
+        """One clinic's directory entry: id, name and state (404 if there is none)."""
+        self._check("clinic:search")
+        self._auditor.record(Action.READ, "CLINIC", None, None, Outcome.SUCCESS, Level.STANDARD)
+        found = clinics.directory_entry(store=self.store, clinic_id=clinic_id)
+        if found is None:
+            raise NotFound("clinic", clinic_id)
+        return found
 
     def onboard(
         self, clinic: dict[str, Any], admin: dict[str, Any], password: str

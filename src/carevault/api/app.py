@@ -24,6 +24,7 @@ from carevault.api.routers import (
     clinics,
     health,
     patients,
+    reads,
     registrations,
     sessions,
     users,
@@ -44,6 +45,7 @@ ROUTERS = (
     care,
     billing,
     audit,
+    reads,
 )
 DOCS = f"{PREFIX}/docs"
 REDOC = f"{PREFIX}/redoc"

@@ -299,6 +299,13 @@ class AuditTrail:
         items = self.store.query_all(f"T#{self.tenant}#{partition}", index=index, sk=sk)
         return [event_of(i) for i in items]
 
+    def first(
+        self, index: Index, partition: str, limit: int, sk: KeyCondition | None = None
+    ) -> list[AuditEvent]:
+        """The first ``limit`` events of one GSI partition (in sort-key order)."""
+        found = self.store.query(f"T#{self.tenant}#{partition}", index=index, sk=sk, limit=limit)
+        return [event_of(i) for i in found.items]
+
 
 @dataclass(frozen=True, slots=True)
 class Break:

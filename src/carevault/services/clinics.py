@@ -7,6 +7,7 @@ from typing import Any
 from carevault.crypto.keyring import Keyring
 from carevault.crypto.normalize import email as normalize_email
 from carevault.domain.clinic import Clinic, Role, User
+from carevault.domain.ids import well_formed_id
 from carevault.errors import PermissionDenied, StaleVersion
 from carevault.repo import credentials
 from carevault.repo.mapping import record_type
@@ -67,8 +68,22 @@ def list_clinics(
 ) -> Listing[dict[str, Any]]:
     """Every clinic's id, name and state, by id (A1, platform administrators: one query)."""
     page = store.query(DIRECTORY, limit=limit, cursor=cursor)
-    rows = [{"id": i["sk"], "name": i["name"], "active": i["active"]} for i in page.items]
+    rows = [_entry(i) for i in page.items]
     return Listing(rows, page.cursor)
+
+
+def _entry(item: Any) -> dict[str, Any]:
+    return {"id": item["sk"], "name": item["name"], "active": item["active"]}
+
+
+def directory_entry(*, store: Store, clinic_id: str) -> dict[str, Any] | None:
+    """One clinic's id, name and state, from the directory (None if there is no such clinic)."""
+    if well_formed_id(clinic_id) != clinic_id:
+        return None
+    item = store.get(DIRECTORY, clinic_id)
+    return (
+        None if item is None else {"id": item["sk"], "name": item["name"], "active": item["active"]}
+    )
 
 
 def add_user(*, practice: Practice, **fields: Any) -> User:

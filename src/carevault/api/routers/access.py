@@ -60,6 +60,13 @@ def api_clients(c: CallerDep) -> dict[str, Any]:
     return page([_client(k) for k in clients.clients(uow=c.practice.uow)], None)
 
 
+@router.get("/api-clients/{client_id}", summary="An API client of the clinic (never its secret)")
+def api_client(client_id: str, response: Response, c: CallerDep) -> dict[str, Any]:
+    found: ApiClient = c.practice.uow[ApiClient].require(client_id)
+    with_etag(response, found)
+    return _client(found)
+
+
 @router.delete(
     "/api-clients/{client_id}",
     summary="Deactivate an API client (If-Match required; its tokens stop at once)",

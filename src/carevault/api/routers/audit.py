@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from carevault.access import actions
 from carevault.api.deps import CallerDep
-from carevault.api.routers.shapes import page
+from carevault.api.routers.shapes import PagingDep, page
 from carevault.api.routing import Route
 from carevault.audit.trail import exported
 from carevault.domain.audit import Level
@@ -27,9 +27,13 @@ router = APIRouter(route_class=Route, prefix="/audit", tags=["audit"])
     "/events", summary="The clinic's audit events of a UTC day, of one level if given (A15)"
 )
 def events(
-    c: CallerDep, day: Annotated[Day, Query()], level: Annotated[Level | None, Query()] = None
+    c: CallerDep,
+    day: Annotated[Day, Query()],
+    paged: PagingDep,
+    level: Annotated[Level | None, Query()] = None,
 ) -> dict[str, Any]:
-    return page(actions.audit_day(c, day, level), None)
+    found = actions.audit_day(c, day, level, limit=paged.limit, cursor=paged.cursor)
+    return page(found.items, found.cursor)
 
 
 @router.post("/disclosures", summary="Accounting of disclosures of one patient (A15)")

@@ -104,7 +104,7 @@ def amend_note(
 ) -> dict[str, Any]:
     content = client_fields(body, ClinicalNote, frozenset({"patient_id"}))
     made = notes.amend(practice=c.practice, note_id=note_id, **content)
-    response.headers["Location"] = f"{request.url.path.rsplit('/', 3)[0]}/{made.id}"
+    response.headers["Location"] = f"{request.url.path.rsplit('/', 2)[0]}/{made.id}"  # /notes/{id}
     return with_etag(response, made)
 
 

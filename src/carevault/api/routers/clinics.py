@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from carevault.api.deps import CallerDep, PlatformDep
+from carevault.api.deps import PlatformDep, PrincipalDep, RuntimeDep, caller, platform
 from carevault.api.routers.shapes import client_fields, page, public, with_etag
 from carevault.api.routing import Route
 from carevault.domain.clinic import Clinic, User
+from carevault.repo.records import PLATFORM
 
 router = APIRouter(route_class=Route, prefix="/clinics", tags=["clinics"])
 
@@ -51,6 +52,13 @@ def onboard(
     return {"clinic": public(clinic), "admin_id": admin.id, "admin_totp_secret": secret}
 
 
-@router.get("/{clinic_id}", summary="The caller's own clinic (A1)")
-def clinic(clinic_id: str, response: Response, c: CallerDep) -> dict[str, Any]:
-    return with_etag(response, c.practice.uow[Clinic].require(clinic_id))
+@router.get(
+    "/{clinic_id}",
+    summary="A clinic: the caller's own (A1), or its directory entry for a platform client",
+)
+def clinic(
+    clinic_id: str, request: Request, response: Response, rt: RuntimeDep, who: PrincipalDep
+) -> dict[str, Any]:
+    if who.tenant == PLATFORM:
+        return platform(rt, who).clinic(clinic_id)
+    return with_etag(response, caller(rt, who).practice.uow[Clinic].require(clinic_id))
