@@ -36,12 +36,14 @@ def test_demo_creates_the_seed_set_once_and_stores_no_plaintext(
     env = {"CAREVAULT_HOME": str(home), "COLUMNS": "200"}
     first = runner.invoke(app, ["demo"], env=env)
     assert first.exit_code == 0, first.output
-    for kind, n in (("users", 6), ("patients", 20), ("appointments", 39)):
+    for kind, n in (("users", 10), ("patients", 20), ("appointments", 39)):
         assert _count(first.output, kind) == n
     for kind in ("notes", "records", "documents", "invoices", "time blocks", "treatment records"):
         assert _count(first.output, kind) > 0
-    passwords = re.findall(r"│ (?:ADMIN|DOCTOR|STAFF)\s+│ (\S+)\s+│", first.output)
-    assert len(passwords) == 6 and len(set(passwords)) == 6
+    roles = re.findall(r"│ ([A-Z]+)\s+│ \S+\s+│", first.output)
+    assert set(roles) == {"ADMIN", "DOCTOR", "STAFF", "BILLING", "AUDITOR", "PATIENT"}
+    passwords = re.findall(r"│ (?:[A-Z]+)\s+│ (\S+)\s+│", first.output)
+    assert len(passwords) == 10 and len(set(passwords)) == 10
     assert len(re.findall(r"│ ADMIN\s+│ \S+\s+│ [A-Z2-7]{32}\s+│", first.output)) == 2
     again = runner.invoke(app, ["demo"], env=env)
     assert again.exit_code == 0 and "not seeding again" in again.output

@@ -243,6 +243,13 @@ class Authenticator:
         mfa.spend(self.store, state)
         return self._start(claims.tenant, user, now, origin)
 
+    def needs_mfa(self, tenant: str, user_id: str) -> bool:
+        """Whether the user signs in with a one-time code too (their role, or the clinic)."""
+        uow = self._uow(tenant)
+        user = uow[User].require(user_id)
+        clinic = uow[Clinic].require(tenant)
+        return user.role.value in self.settings.mfa_roles or clinic.settings.mfa_for_all_roles
+
     def enroll_totp(self, tenant: str, user_id: str) -> str:
         """A new TOTP secret for the user (shown once, e.g. as a QR code)."""
         secret = pyotp.random_base32()

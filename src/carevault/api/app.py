@@ -27,6 +27,7 @@ from carevault.api.routers import (
     reads,
     registrations,
     sessions,
+    staff,
     users,
 )
 from carevault.api.runtime import Runtime
@@ -38,6 +39,7 @@ ROUTERS = (
     sessions,
     access,
     clinics,
+    staff,
     users,
     patients,
     registrations,

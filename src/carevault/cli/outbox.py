@@ -12,13 +12,15 @@ import typer
 
 from carevault.cli.common import StoreOption, console, fail
 from carevault.config import Settings
+from carevault.domain.intake import Message
+from carevault.domain.staffing import StaffMessage
 from carevault.errors import CarevaultError
 from carevault.services import outbox
 from carevault.services.clinics import list_clinics
 from carevault.services.practice import Practice
 from carevault.store import Store
 
-outbox_app = typer.Typer(help="The clinics' outbox: messages to patients.")
+outbox_app = typer.Typer(help="The clinics' outbox: messages to patients and staff.")
 
 
 @outbox_app.command("send")
@@ -35,7 +37,11 @@ def send_command(
         count = 0
         for tenant in tenants:
             practice = Practice.open(data, ring, tenant, actor="cli:outbox")
-            for message in outbox.pending(practice=practice).items:
+            messages: list[Message | StaffMessage] = [
+                *outbox.pending(practice=practice).items,
+                *outbox.pending_staff(practice=practice).items,
+            ]
+            for message in messages:
                 console.print(f"[bold]to:[/bold] {message.to}", soft_wrap=True)
                 console.print(f"[bold]subject:[/bold] {message.subject}", soft_wrap=True)
                 console.print(message.body, soft_wrap=True, markup=False, highlight=False)

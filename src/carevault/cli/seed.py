@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
@@ -29,11 +30,17 @@ def _print_seeded(out: Seeded) -> None:
         table.add_row(kind, str(count))
     console.print(table)
     logins = Table(title="demo logins (passwords are shown this once)")
-    for column in ("clinic", "email", "role", "password", "TOTP secret"):
-        logins.add_column(column, overflow="fold")
-    for login in out.logins:
-        logins.add_row(login.clinic, login.email, login.role, login.password, login.totp)
-    console.print(logins)
+    columns = ("clinic", "email", "role", "password", "TOTP secret")
+    for column in columns:
+        logins.add_column(column, no_wrap=True)
+    rows = [(x.clinic, x.email, x.role, x.password, x.totp) for x in out.logins]
+    for row in rows:
+        logins.add_row(*row)
+    # as wide as its longest row, whatever the terminal: a log keeps each login on one line
+    widest = [max(len(c) for c in (name, *(r[i] for r in rows))) for i, name in enumerate(columns)]
+    needed = sum(widest) + 3 * len(columns) + 1
+    wide = Console(file=console.file, width=max(console.width, needed), color_system=None)
+    wide.print(logins)
 
 
 def seed_command(

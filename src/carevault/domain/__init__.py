@@ -15,6 +15,7 @@ from carevault.domain.intake import (
 )
 from carevault.domain.patient import Patient
 from carevault.domain.scheduling import Appointment, TimeBlock
+from carevault.domain.staffing import StaffInvitation, StaffMessage
 
 ENTITIES: tuple[type[Entity], ...] = (
     Clinic,
@@ -33,6 +34,8 @@ ENTITIES: tuple[type[Entity], ...] = (
     Registration,
     Invitation,
     Message,
+    StaffInvitation,
+    StaffMessage,
     Session,
     ApiClient,
     AuditEvent,
@@ -60,6 +63,8 @@ __all__ = [
     "Registration",
     "Search",
     "Session",
+    "StaffInvitation",
+    "StaffMessage",
     "TimeBlock",
     "TreatmentRecord",
     "User",

@@ -57,6 +57,13 @@ def stage_password(
     uow.stage([Staged(Put(item))])
 
 
+def stage_cleared(uow: UnitOfWork, user_id: str) -> None:
+    """Stage forgetting a user's password and TOTP secret (a reset: only a new one works)."""
+    pk, sk = _key(uow, user_id)
+    kept = {k: v for k, v in credential(uow, user_id).items() if k not in ("hash", "totp")}
+    uow.stage([Staged(Put({**kept, "pk": pk, "sk": sk}))])
+
+
 def check_password(uow: UnitOfWork, user_id: str, password: str) -> bool:
     """Whether ``password`` is the user's password."""
     stored = credential(uow, user_id).get("hash")

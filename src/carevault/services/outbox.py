@@ -1,4 +1,5 @@
-"""The clinic's outbox: messages to patients, sealed until the clinic's messaging sends them.
+"""The clinic's outbox: messages to patients and staff, sealed until the clinic's mailer sends
+them.
 
 Secrets meant for a patient (a portal invitation's token) go here and nowhere else: never
 back to the staff member whose action produced them.
@@ -9,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from carevault.domain.intake import Message, MessageKind, MessageStatus
+from carevault.domain.staffing import StaffMessage
 from carevault.repo.unit import Listing
 from carevault.services.practice import Practice
 
@@ -44,10 +46,17 @@ def pending(*, practice: Practice, limit: int = 100) -> Listing[Message]:
     )
 
 
-def mark_sent(*, practice: Practice, message: Message) -> Message:
+def pending_staff(*, practice: Practice, limit: int = 100) -> Listing[StaffMessage]:
+    """The oldest messages to the clinic's users not sent yet (invitations, resets)."""
+    return practice.uow[StaffMessage].query(
+        "gsi4", f"STAFFMSG#STATUS#{MessageStatus.PENDING.value}", limit=limit
+    )
+
+
+def mark_sent(*, practice: Practice, message: Message | StaffMessage) -> Message | StaffMessage:
     """Record that the clinic's messaging handed the message over."""
     p = practice
-    current = p.uow[Message].for_change(message.id)
-    saved = p.uow[Message].update(current.changed(status=MessageStatus.SENT, sent_at=p.now()))
+    current = p.uow[type(message)].for_change(message.id)
+    saved = p.uow[type(message)].update(current.changed(status=MessageStatus.SENT, sent_at=p.now()))
     p.uow.commit()
     return saved

@@ -21,7 +21,7 @@ from carevault.crypto.keyring import Keyring
 from carevault.domain.clinic import Clinic, DayHours, ProviderProfile, Role, User, WorkingHours
 from carevault.domain.clinical import MedicalRecord, TreatmentRecord
 from carevault.domain.intake import Consent
-from carevault.domain.patient import Patient
+from carevault.domain.patient import AccountStatus, Patient
 from carevault.domain.scheduling import Appointment
 from carevault.repo.credentials import set_totp, stage_password
 from carevault.services import billing, clinical, clinics, notes, patients, scheduling
@@ -87,6 +87,31 @@ def _user(p: Practice, out: Seeded, fake: Faker, role: Role, domain: str) -> Use
         totp = pyotp.random_base32()
         set_totp(p.uow, user.id, totp)
     out.logins.append(Login(p.clinic.name, email, role.value, password, totp))
+    out.count("users")
+    return user
+
+
+def _portal(p: Practice, out: Seeded, patient: Patient) -> User:
+    """The patient's portal login, as an accepted invitation leaves it."""
+    assert patient.email is not None
+    user = p.uow[User].add(
+        User.create(
+            first_name=patient.first_name,
+            last_name=patient.last_name,
+            email=patient.email,
+            role=Role.PATIENT,
+            patient_id=patient.id,
+        )
+    )
+    p.uow[Patient].update(
+        patient.changed(
+            account_status=AccountStatus.ACTIVE, activated_at=p.now(), portal_user_id=user.id
+        )
+    )
+    password = _password()
+    stage_password(p.uow, user.id, password)
+    p.uow.commit()
+    out.logins.append(Login(p.clinic.name, patient.email, Role.PATIENT.value, password, ""))
     out.count("users")
     return user
 
@@ -306,7 +331,7 @@ def demo(
             "Harbor Family Practice",
             "America/New_York",
             ["Cardiology", "Family Medicine"],
-            [Role.ADMIN],
+            [Role.ADMIN, Role.STAFF, Role.BILLING, Role.AUDITOR],
             10,
             25,
         ),
@@ -336,6 +361,8 @@ def demo(
             people.append(_patient(p, fake, rng, f"MRN-{mrn}", doctors[i % len(doctors)].id))
             out.count("patients")
             step(1)
+        if len(out.clinics) == 1:  # one patient of the first clinic uses the portal
+            _portal(p, out, people[0])
         _appointments(p, out, rng, doctors, people, n_appts)
         step(n_appts)
         for i, person in enumerate(people[:4]):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyotp
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from carevault.access import actions, clients
-from carevault.api.deps import CallerDep, RuntimeDep, SignInAttempt
+from carevault.api.deps import CallerDep, RuntimeDep, SignInAttempt, origin
 from carevault.api.protocol import if_match
 from carevault.api.routers.shapes import page, with_etag
 from carevault.api.routing import Route
+from carevault.audit.recorder import AuditContext
 from carevault.domain.clinic import ApiClient
-from carevault.services import patients
+from carevault.services import patients, staff
 
 router = APIRouter(route_class=Route, tags=["access"])
 
@@ -104,9 +106,37 @@ def break_glass(body: BreakGlass, c: CallerDep) -> dict[str, Any]:
 @router.post(
     "/invitations/acceptance",
     status_code=201,
-    summary="Accept a portal invitation: the patient's user, with its password",
+    summary="Accept an invitation (a patient's portal, or a clinic user's) and set a password",
+    description=(
+        "A clinic user whose role signs in with a one-time code gets `totp_secret` (and its "
+        "`otpauth_uri`) in this response only: add it to an authenticator app."
+    ),
     dependencies=[SignInAttempt],
 )
-def accept_invitation(body: Acceptance, rt: RuntimeDep) -> dict[str, Any]:
-    user = patients.activate(store=rt.store, ring=rt.ring, token=body.token, password=body.password)
-    return {"user_id": user.id}
+def accept_invitation(body: Acceptance, request: Request, rt: RuntimeDep) -> dict[str, Any]:
+    located = staff.staff_token(store=rt.store, ring=rt.ring, token=body.token)
+    if located is None:
+        user = patients.activate(
+            store=rt.store, ring=rt.ring, token=body.token, password=body.password
+        )
+        return {"user_id": user.id}
+    tenant, invitation = located
+    context = AuditContext(
+        invitation.user_id, "STAFF", "OPERATIONS", request.state.request_id, origin(request)
+    )
+    user, secret = staff.accept(
+        store=rt.store,
+        ring=rt.ring,
+        tenant=tenant,
+        invitation=invitation,
+        password=body.password,
+        needs_mfa=rt.auth.needs_mfa(tenant, invitation.user_id),
+        audit=context,
+    )
+    answer: dict[str, Any] = {"user_id": user.id}
+    if secret is not None:
+        answer["totp_secret"] = secret
+        answer["otpauth_uri"] = pyotp.TOTP(secret).provisioning_uri(
+            name=user.email, issuer_name="carevault"
+        )
+    return answer
