@@ -418,6 +418,13 @@ NO_PHI = {
     ("GET", "/clinics"),  # the platform's directory: ids and names of clinics
     ("POST", "/clinics"),
     ("POST", "/users/{user_id}/deactivation"),  # tests/api/test_deactivation.py
+    # a clinic user's own account and its lifecycle: tests/api/test_staff_lifecycle.py
+    ("GET", "/me"),
+    ("POST", "/me/password"),
+    ("PATCH", "/users/{user_id}"),
+    ("POST", "/users/{user_id}/invitations"),
+    ("POST", "/users/{user_id}/password-reset"),
+    ("POST", "/users/{user_id}/unlock"),
 }
 """Routes the matrix need not exercise: they return no patient's data (each has its test)."""
 
