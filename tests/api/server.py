@@ -33,14 +33,14 @@ def _url(tmp: Path, name: str) -> str:
 def stores(tmp: Path) -> tuple[Store, Keyring]:
     """The data store and keyring a server seeded in ``tmp`` (after it stopped)."""
     return open_store(_url(tmp, "data")), Keyring(
-        open_store(_url(tmp, "keys")), LocalKeyProvider.load(tmp / "root.key")
+        open_store(_url(tmp, "data-keys")), LocalKeyProvider.load(tmp / "root.key")
     )
 
 
 def main() -> None:
     tmp, port = Path(sys.argv[1]), int(sys.argv[2])
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 200
-    names = iter(["data", "keys"])
+    names = iter(["data", "data-keys"])  # as CAREVAULT_HOME=DIR carevault serve finds them
 
     def make() -> Store:
         store = open_store(_url(tmp, next(names)))
