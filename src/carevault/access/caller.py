@@ -21,10 +21,16 @@ class Caller:
     """One principal's view of its own clinic, for one request."""
 
     def __init__(
-        self, store: Store, ring: Keyring, principal: Principal, blobs: BlobStore | None = None
+        self,
+        store: Store,
+        ring: Keyring,
+        principal: Principal,
+        blobs: BlobStore | None = None,
+        purpose: str = "TREATMENT",
     ) -> None:
+        """``purpose``: what the audit events of the request name (PAYMENT for billing)."""
         self.store, self.principal = store, principal
-        purpose = "EMERGENCY" if principal.break_glass_until else "TREATMENT"
+        purpose = "EMERGENCY" if principal.break_glass_until else purpose
         context = AuditContext(
             principal.user_id, principal.role.value, purpose, principal.request_id, principal.origin
         )

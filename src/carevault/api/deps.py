@@ -105,10 +105,18 @@ def caller(rt: RuntimeDep, principal: PrincipalDep) -> Caller:
     return Caller(rt.store, rt.ring, principal, rt.blobs)
 
 
+def payment_caller(rt: RuntimeDep, principal: PrincipalDep) -> Caller:
+    """The caller, for billing: its audit events name the purpose PAYMENT."""
+    if principal.tenant == PLATFORM:
+        raise PermissionDenied("clinic", "platform clients reach only the clinic directory")
+    return Caller(rt.store, rt.ring, principal, rt.blobs, purpose="PAYMENT")
+
+
 def platform(rt: RuntimeDep, caller: PrincipalDep) -> Platform:
     """The caller's view of the clinic directory (platform clients only)."""
     return Platform(rt.store, rt.ring, caller)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]
+PaymentCallerDep = Annotated[Caller, Depends(payment_caller)]
 PlatformDep = Annotated[Platform, Depends(platform)]

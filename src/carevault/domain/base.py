@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 import pydantic
 from pydantic import (
     AfterValidator,
@@ -156,6 +157,22 @@ def _email(value: str, info: ValidationInfo) -> str:
 
 
 Email = Annotated[str, AfterValidator(_email)]
+
+
+def _phone(value: str, info: ValidationInfo) -> str:
+    if info.context and info.context.get("stored"):
+        return value
+    try:
+        possible = phonenumbers.is_possible_number(phonenumbers.parse(value, "US"))
+    except phonenumbers.NumberParseException:
+        possible = False
+    if not possible:
+        raise ValueError("must be a phone number such as +1 415 555 0132 or (415) 555-0132")
+    return value
+
+
+Phone = Annotated[str, Field(min_length=3, max_length=40), AfterValidator(_phone)]
+"""A phone number as written (national numbers read as US ones); searches normalize it."""
 """An email address, checked (and its domain normalized) when written."""
 
 Cents = Annotated[int, Field(ge=0, le=10**12)]

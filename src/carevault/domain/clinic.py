@@ -18,6 +18,7 @@ from carevault.domain.base import (
     Id,
     Key,
     Name,
+    Phone,
     Search,
     Short,
     TimeZone,
@@ -73,7 +74,7 @@ class Clinic(Entity):
     name: Name
     time_zone: TimeZone = "UTC"
     address: str | None = Field(default=None, max_length=500)
-    phone: str | None = Field(default=None, max_length=40)
+    phone: Phone | None = None
     email: Email | None = None
     settings: ClinicSettings = Field(default_factory=ClinicSettings)
     subscription: Subscription = Field(default_factory=Subscription)
@@ -123,7 +124,7 @@ class User(Entity):
     first_name: Name
     last_name: Name
     email: Email
-    phone: str | None = Field(default=None, max_length=40)
+    phone: Phone | None = None
     role: Role
     active: bool = True
     patient_id: Id | None = None  # the portal user's own patient record

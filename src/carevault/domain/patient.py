@@ -16,6 +16,7 @@ from carevault.domain.base import (
     Id,
     Key,
     Name,
+    Phone,
     Search,
     Short,
     UtcDateTime,
@@ -68,7 +69,7 @@ class EmergencyContact(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: Name
     relationship: Short
-    phone: str = Field(min_length=3, max_length=40)
+    phone: Phone
 
 
 class Insurance(BaseModel):
@@ -191,7 +192,7 @@ class Patient(Entity):
     date_of_birth: date
     gender: Gender
     email: Email | None = None
-    phone: str | None = Field(default=None, min_length=3, max_length=40)
+    phone: Phone | None = None
     ssn: str | None = Field(default=None, pattern=r"^\d{3}-?\d{2}-?\d{4}$")
     address: Address | None = None
     emergency_contact: EmergencyContact | None = None

@@ -175,11 +175,19 @@ def _release(keys: Iterable[tuple[str, str]], appt_id: str) -> list[Staged]:
 # -- the workflow -----------------------------------------------------------------------
 
 
-def book(*, practice: Practice, **fields: Any) -> Appointment:
-    """Book an appointment (start and end are instants; their local date is computed)."""
+def book(*, practice: Practice, past_visit: bool = False, **fields: Any) -> Appointment:
+    """Book an appointment (start and end are instants; their local date is computed).
+
+    A start already past is refused unless ``past_visit`` says the visit is being recorded
+    after it happened.
+    """
     p = practice
     start = fields.get("start")
     day = p.local_date(start) if isinstance(start, datetime) and start.tzinfo else None
+    if isinstance(start, datetime) and start.tzinfo and start < p.now() and not past_visit:
+        raise ValidationError(
+            "appointment.start", "must not be in the past (send past_visit: true to record one)"
+        )
     draft = Appointment.create(
         **fields,
         day=day,
@@ -213,6 +221,8 @@ def reschedule(
         raise InvalidTransition(
             "appointment.status", f"cannot reschedule a {appt.status.value} appointment"
         )
+    if start.tzinfo and start < p.now():
+        raise ValidationError("appointment.reschedule.start", "must not be in the past")
     moved = appt.changed(
         start=start, end=end, day=p.local_date(start) if start.tzinfo else None, version=version
     )

@@ -284,6 +284,7 @@ def _appointments(
         start = datetime(day.year, day.month, day.day, hour, 0, tzinfo=zone)
         appt = scheduling.book(
             practice=p,
+            past_visit=day < today,
             patient_id=patient.id,
             provider_id=doctor.id,
             start=start,

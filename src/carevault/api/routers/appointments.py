@@ -21,6 +21,7 @@ from carevault.api.routers.shapes import (
 from carevault.api.routing import Route
 from carevault.domain.base import Day, instant
 from carevault.domain.scheduling import Appointment, AppointmentStatus, TimeBlock
+from carevault.errors import ValidationError
 from carevault.services import scheduling
 
 router = APIRouter(route_class=Route, tags=["appointments"])
@@ -43,6 +44,9 @@ def book(
     body: Annotated[dict[str, Any], Body(examples=[BOOKING_EXAMPLE])],
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
+    past = body.pop("past_visit", False)
+    if not isinstance(past, bool):
+        raise ValidationError("appointment.past_visit", "must be true or false")
     fields = new_fields(c, body, Appointment)
 
     def reread(appointment_id: str) -> Appointment:
@@ -54,8 +58,10 @@ def book(
         c.principal,
         idempotency_key,
         request,
-        fields,
-        lambda made_id: scheduling.book(practice=c.practice, **_times(fields), id=made_id),
+        {**fields, "past_visit": past},
+        lambda made_id: scheduling.book(
+            practice=c.practice, past_visit=past, **_times(fields), id=made_id
+        ),
         reread,
     )
     return created(request, response, made)
@@ -137,11 +143,12 @@ def move(
     request: Request,
     response: Response,
     c: CallerDep,
-    body: Annotated[dict[str, Any], Body(examples=[{"reason": "Patient request"}])],
+    body: Annotated[dict[str, Any] | None, Body(examples=[{"reason": "Patient request"}])] = None,
 ) -> dict[str, Any]:
+    """Confirm, check in, complete and no-show take no body."""
     expected = if_match(request)
     run, allowed, required = STEPS[step]
-    extra = step_fields(body, f"appointment.{step.value}", allowed, required)
+    extra = step_fields(body or {}, f"appointment.{step.value}", allowed, required)
     if step is Step.reschedule:
         extra = {k: instant(extra[k], f"appointment.reschedule.{k}") for k in ("start", "end")}
     moved = run(practice=c.practice, appointment_id=appointment_id, version=expected, **extra)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
-from carevault.api.deps import CallerDep
+from carevault.api.deps import PaymentCallerDep
 from carevault.api.protocol import if_match
 from carevault.api.routers.shapes import (
     PagingDep,
@@ -52,7 +52,7 @@ STEPS: dict[Step, tuple[Callable[..., Invoice], frozenset[str], frozenset[str]]]
 def create(
     request: Request,
     response: Response,
-    c: CallerDep,
+    c: PaymentCallerDep,
     body: Annotated[dict[str, Any], Body(examples=[INVOICE_EXAMPLE])],
 ) -> dict[str, Any]:
     made = billing.create(practice=c.practice, **new_fields(c, body, Invoice))
@@ -61,7 +61,7 @@ def create(
 
 @router.get("", summary="The clinic's invoices in one status, by due date (A10), paged")
 def by_status(
-    c: CallerDep, status: Annotated[InvoiceStatus, Query()], paged: PagingDep
+    c: PaymentCallerDep, status: Annotated[InvoiceStatus, Query()], paged: PagingDep
 ) -> dict[str, Any]:
     found = billing.by_status(
         practice=c.practice, status=status, limit=paged.limit, cursor=paged.cursor
@@ -70,7 +70,7 @@ def by_status(
 
 
 @router.post("/overdue", summary="Mark issued invoices past their due date overdue")
-def mark_overdue(c: CallerDep) -> dict[str, int]:
+def mark_overdue(c: PaymentCallerDep) -> dict[str, int]:
     return {"marked": billing.mark_overdue(practice=c.practice)}
 
 
@@ -80,12 +80,15 @@ def move(
     step: Step,
     request: Request,
     response: Response,
-    c: CallerDep,
-    body: Annotated[dict[str, Any], Body(examples=[{"amount": 15000, "method": "CARD"}])],
+    c: PaymentCallerDep,
+    body: Annotated[
+        dict[str, Any] | None, Body(examples=[{"amount": 15000, "method": "CARD"}])
+    ] = None,
 ) -> dict[str, Any]:
+    """A step that takes no fields (issue without a due date, …) needs no body."""
     expected = if_match(request)
     run, allowed, required = STEPS[step]
-    extra = step_fields(body, f"invoice.{step.value}", allowed, required)
+    extra = step_fields(body or {}, f"invoice.{step.value}", allowed, required)
     if "due" in extra:
         extra["due"] = day_of(extra["due"], "invoice.issue.due")
     made = run(practice=c.practice, invoice_id=invoice_id, version=expected, **extra)

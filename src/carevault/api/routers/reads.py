@@ -1,4 +1,5 @@
-"""Read by id: one ``GET /{resources}/{id}`` for every resource a POST creates.
+"""Read by id: one ``GET /{resources}/{id}`` for every resource a POST creates (an
+invoice's read is audited with the purpose PAYMENT).
 
 The repository's gate decides each read (role, care, the patient's own login) and masks
 what the caller may not see; an unknown, foreign or malformed id is the same 404.
@@ -10,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Response
 
-from carevault.api.deps import CallerDep
+from carevault.api.deps import CallerDep, PaymentCallerDep
 from carevault.api.routers.shapes import with_etag
 from carevault.api.routing import Route
 from carevault.domain.base import Entity
@@ -39,17 +40,27 @@ READ: dict[str, tuple[type[Entity], str]] = {
 def _reader(path: str, entity: type[Entity], name: str) -> None:
     what = path[:-1].replace("-", " ")
 
-    @router.get(
-        f"/{path}/{{{name}}}",
-        summary=f"Read a {what} (masked for the caller)",
-        operation_id=f"read_{path.replace('-', '_')[:-1]}",
-    )
     def read(
         response: Response,
         c: CallerDep,
         entity_id: str = Path(alias=name, max_length=64),
     ) -> dict[str, Any]:
         return with_etag(response, c.practice.uow[entity].require(entity_id))
+
+    def read_invoice(
+        response: Response,
+        c: PaymentCallerDep,
+        entity_id: str = Path(alias=name, max_length=64),
+    ) -> dict[str, Any]:
+        return with_etag(response, c.practice.uow[entity].require(entity_id))
+
+    router.add_api_route(
+        f"/{path}/{{{name}}}",
+        read_invoice if entity is Invoice else read,
+        methods=["GET"],
+        summary=f"Read a {what} (masked for the caller)",
+        operation_id=f"read_{path.replace('-', '_')[:-1]}",
+    )
 
 
 for _path, (_entity, _name) in READ.items():

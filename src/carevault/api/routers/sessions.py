@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from carevault.access.auth import MfaRequired, Tokens
 from carevault.api.deps import ClaimsDep, RuntimeDep, SignInAttempt, origin
@@ -22,7 +22,11 @@ class Login(BaseModel):
 
 
 class Mfa(BaseModel):
-    ticket: str = Field(max_length=2048)
+    mfa_ticket: str = Field(
+        max_length=2048,
+        validation_alias=AliasChoices("mfa_ticket", "ticket"),
+        description="The `mfa_ticket` sign-in answered (`ticket` is taken too)",
+    )
     code: str = Field(pattern=r"^[0-9]{6}$", examples=["123456"])
 
 
@@ -60,7 +64,9 @@ def login(body: Login, request: Request, response: Response, rt: RuntimeDep) -> 
     "/mfa", status_code=201, summary="Finish sign-in with a TOTP code", dependencies=[SignInAttempt]
 )
 def mfa(body: Mfa, request: Request, rt: RuntimeDep) -> dict[str, Any]:
-    return _tokens(rt.auth.complete_mfa(body.ticket, body.code, _per_account(rt), origin(request)))
+    return _tokens(
+        rt.auth.complete_mfa(body.mfa_ticket, body.code, _per_account(rt), origin(request))
+    )
 
 
 @router.post(

@@ -1,0 +1,122 @@
+"""Conventions a clinic's integrator relies on: names as the API gave them, steps without a
+body, phones that are phones, no bookings in the past by mistake, billing audited as such."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pyotp
+
+from carevault.api.app import PREFIX
+from carevault.domain.clinic import Role
+from carevault.services import audit_trail
+from tests.api.conftest import PASSWORD, Api
+from tests.api.test_http import PERSON, P
+
+
+def _problem(sent: Any, status: int) -> dict[str, Any]:
+    assert sent.status_code == status, sent.text
+    body: dict[str, Any] = sent.json()
+    return body
+
+
+def test_the_mfa_step_takes_the_ticket_by_the_name_sign_in_gave_it(sqlite_api: Api) -> None:
+    api, c = sqlite_api, sqlite_api.client
+    admin = api.user(Role.ADMIN)
+    secret = api.rt.auth.enroll_totp(api.world.tenant, admin.id)
+    step = c.post(f"{PREFIX}/sessions", json={"email": admin.email, "password": PASSWORD})
+    assert step.status_code == 202 and set(step.json()) == {"mfa_ticket"}
+    done = c.post(
+        f"{PREFIX}/sessions/mfa",
+        json={"mfa_ticket": step.json()["mfa_ticket"], "code": pyotp.TOTP(secret).now()},
+    )
+    assert done.status_code == 201, done.text
+    schema = c.get(f"{PREFIX}/openapi.json").json()["components"]["schemas"]["Mfa"]
+    assert "mfa_ticket" in schema["properties"]
+
+
+def test_steps_that_take_no_fields_need_no_body(sqlite_api: Api) -> None:
+    api, c = sqlite_api, sqlite_api.client
+    billing, staff = api.headers(Role.BILLING), api.headers(Role.STAFF)
+    person = api.world.patient()
+    draft = c.post(
+        f"{PREFIX}/invoices",
+        json={"patient_id": person.id, "line_items": [{"description": "Visit", "unit_price": 1}]},
+        headers=billing,
+    )
+    assert draft.status_code == 201, draft.text
+    issued = c.post(
+        f"{PREFIX}/invoices/{draft.json()['id']}/issue",
+        headers={**billing, "If-Match": draft.headers["etag"]},
+    )
+    assert issued.status_code == 200 and issued.json()["status"] == "ISSUED", issued.text
+    booking = {
+        "patient_id": person.id,
+        "provider_id": api.world.doctor.id,
+        "start": "2031-03-04T15:00:00Z",
+        "end": "2031-03-04T15:30:00Z",
+    }
+    booked = c.post(f"{PREFIX}/appointments", json=booking, headers=staff)
+    assert booked.status_code == 201, booked.text
+    confirmed = c.post(
+        f"{PREFIX}/appointments/{booked.json()['id']}/confirm",
+        headers={**staff, "If-Match": booked.headers["etag"]},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+
+
+def test_a_phone_must_be_a_phone(sqlite_api: Api) -> None:
+    api, c = sqlite_api, sqlite_api.client
+    staff = api.headers(Role.STAFF)
+    for bad in ("not a phone", "12", "+1 000", "555"):
+        refused = _problem(c.post(P, json={**PERSON, "phone": bad}, headers=staff), 422)
+        assert refused["field"] == "patient.phone", bad
+    wordy = _problem(c.post(P, json={**PERSON, "phone": "call me"}, headers=staff), 422)
+    assert "phone number" in wordy["rule"]
+    made = c.post(P, json={**PERSON, "phone": "(415) 555-0132"}, headers=staff)
+    assert made.status_code == 201, made.text
+    change = {**staff, "If-Match": made.headers["etag"]}
+    sent = c.patch(f"{P}/{made.json()['id']}", json={"phone": "call me"}, headers=change)
+    assert _problem(sent, 422)["field"] == "patient.phone"
+
+
+def test_a_booking_in_the_past_is_refused_unless_it_records_a_past_visit(sqlite_api: Api) -> None:
+    api, c = sqlite_api, sqlite_api.client
+    staff = api.headers(Role.STAFF)
+    person = api.world.patient()
+    past = {
+        "patient_id": person.id,
+        "provider_id": api.world.doctor.id,
+        "start": "2020-03-03T15:00:00Z",  # a Tuesday, within the doctor's hours
+        "end": "2020-03-03T15:30:00Z",
+    }
+    refused = _problem(c.post(f"{PREFIX}/appointments", json=past, headers=staff), 422)
+    assert refused["field"] == "appointment.start" and "past" in refused["rule"]
+    wrong = c.post(f"{PREFIX}/appointments", json={**past, "past_visit": "yes"}, headers=staff)
+    assert _problem(wrong, 422)["field"] == "appointment.past_visit"
+    recorded = c.post(f"{PREFIX}/appointments", json={**past, "past_visit": True}, headers=staff)
+    assert recorded.status_code == 201, recorded.text
+
+
+def test_billing_is_audited_with_the_purpose_payment(sqlite_api: Api) -> None:
+    api, c = sqlite_api, sqlite_api.client
+    request_id = str(uuid.uuid4())
+    admin = {**api.headers(Role.ADMIN), "X-Request-ID": request_id}
+    person = api.world.patient()
+    made = c.post(
+        f"{PREFIX}/invoices",
+        json={"patient_id": person.id, "line_items": [{"description": "Visit", "unit_price": 1}]},
+        headers=admin,
+    )
+    assert made.status_code == 201, made.text
+    read = c.get(f"{PREFIX}/invoices/{made.json()['id']}", headers=admin)
+    assert read.status_code == 200
+    day = api.world.practice.now().date()
+    events = [
+        e
+        for e in audit_trail.on_day(practice=api.world.practice, day=day)
+        if e.request_id == request_id
+    ]
+    assert {e.action.value for e in events} >= {"CREATE", "READ"}
+    assert {e.purpose for e in events} == {"PAYMENT"}
