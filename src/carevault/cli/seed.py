@@ -107,7 +107,7 @@ def demo_command(
         raise fail(exc) from exc
     if serve:
         console.print(
-            f"Interactive API docs: http://{host}:{port}/ — sign in with "
+            f"Interactive API docs: http://{host}:{port}/api/v1/docs — sign in with "
             "POST /api/v1/sessions using a demo login printed when the demo was loaded."
         )
         serve_command(store=store, host=host, port=port, workers=workers)

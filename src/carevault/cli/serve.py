@@ -59,7 +59,10 @@ def serve_command(
         raise typer.Exit(1)
     if store:
         os.environ["CAREVAULT_STORE"] = store  # every worker process opens the same store
-    console.print(f"carevault API on http://{host}:{port}/api/v1 — docs: http://{host}:{port}/")
+    base = f"http://{host}:{port}"
+    console.print(
+        f"carevault API on {base}/api/v1 — docs: {base}/api/v1/docs (ReDoc: /api/v1/redoc)"
+    )
     uvicorn.run(
         "carevault.api.app:serve_app",
         factory=True,

@@ -68,7 +68,10 @@ def _utc(value: datetime) -> datetime:
 def instant(value: Any, field: str) -> datetime:
     """An ISO 8601 instant with an offset, within the supported dates, in UTC."""
     try:
-        return _utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if not isinstance(parsed, datetime):
+            raise TypeError(type(value).__name__)
+        return _utc(parsed)
     except (TypeError, ValueError) as exc:
         rule = str(exc) if str(exc) == RANGE_RULE else "must be an ISO 8601 instant with an offset"
         raise ValidationError(field, rule) from None

@@ -31,12 +31,15 @@ def client_fields(
     also: frozenset[str] = frozenset(),
     what: str | None = None,
 ) -> dict[str, Any]:
-    """A request body's fields, refusing those only the server sets: every entity's own,
-    the entity's ``SERVER_OWNED`` and ``also`` (what this one route sets)."""
+    """A request body's fields, refusing those only the server sets (every entity's own,
+    the entity's ``SERVER_OWNED`` and ``also``, what this one route sets) and those the
+    entity does not have."""
     owned = BASE_FIELDS | entity.SERVER_OWNED | also
     for name in body:
         if name in owned:
             raise ValidationError(f"{what or kind_of(entity)}.{name}", "is set by the server")
+        if name not in entity.model_fields:
+            raise ValidationError(f"{what or kind_of(entity)}.{name}", "is not a field of it")
     return body
 
 
