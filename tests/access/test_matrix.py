@@ -177,6 +177,13 @@ def _items(entity: type[Entity]) -> Op:
     return lambda g, c: patients.items_of(practice=g, patient_id=c.patient.id, entity=entity)
 
 
+def _remove_and_restore(g: Practice, c: Ctx) -> Any:
+    """Soft-delete the patient and restore them at once (the other cells need them)."""
+    version = c.setup.uow[Patient].require(c.patient.id).version
+    patients.remove(practice=g, patient_id=c.patient.id, version=version)
+    return patients.restore(practice=g, patient_id=c.patient.id)
+
+
 def _read(entity: type[Entity], make: Callable[[Ctx], Entity]) -> Op:
     """Read by id one of the patient's items, made for the cell."""
     return lambda g, c: g.uow[entity].require(make(c).id)
@@ -302,6 +309,11 @@ PATIENT_OPS: dict[str, tuple[Op, Rule]] = {
     ),
 }
 PATIENT_OPS |= {
+    "remove and restore patient": (_remove_and_restore, {A: ALL}),
+    "edit note": (
+        lambda g, c: notes.edit(practice=g, note_id=c.note().id, version=1, plan="Edited"),
+        CLINICIAN,
+    ),
     "appointment by id": (_read(Appointment, Ctx.appointment), Read("appointment")),
     "note by id": (_read(ClinicalNote, Ctx.note), Read("note")),
     "invoice by id": (_read(Invoice, Ctx.invoice), Read("invoice")),

@@ -204,7 +204,17 @@ def _by_id(path: str, make: Callable[[Ctx], Any]) -> HttpOp:
     return lambda h, c: h.send("GET", f"/{path}/{make(c).id}")
 
 
+def _remove_and_restore(h: Http, c: Ctx) -> httpx.Response:
+    version = c.setup.uow[Patient].require(c.patient.id).version
+    removed = h.send("DELETE", f"/patients/{c.patient.id}", version)
+    if removed.status_code != 204:
+        return removed
+    return h.send("POST", f"/patients/{c.patient.id}/restoration")
+
+
 PATIENT_HTTP |= {
+    "remove and restore patient": _remove_and_restore,
+    "edit note": lambda h, c: h.send("PATCH", f"/notes/{c.note().id}", 1, json={"plan": "Edited"}),
     "appointment by id": _by_id("appointments", Ctx.appointment),
     "note by id": _by_id("notes", Ctx.note),
     "invoice by id": _by_id("invoices", Ctx.invoice),

@@ -95,6 +95,30 @@ def by_status(
     )
 
 
+def every(*, practice: Practice, limit: int = 50, cursor: str | None = None) -> Listing[Patient]:
+    """Every patient of the clinic, oldest first (one query)."""
+    return practice.uow[Patient].query("gsi1", "PATIENT", limit=limit, cursor=cursor)
+
+
+def remove(*, practice: Practice, patient_id: str, version: int) -> Patient:
+    """Soft-delete a patient (a record made in error): out of every listing and lookup, kept
+    for the retention period, restorable; their data key stays (shredding is apart)."""
+    p = practice
+    p.uow.allowed(Patient, "delete", patient_id)
+    saved = p.uow[Patient].delete(patient_id, version=version)
+    p.uow.commit()
+    return saved
+
+
+def restore(*, practice: Practice, patient_id: str) -> Patient:
+    """Bring a soft-deleted patient back."""
+    p = practice
+    p.uow.allowed(Patient, "delete", patient_id)
+    saved = p.uow[Patient].restore(patient_id)
+    p.uow.commit()
+    return saved
+
+
 def deactivate(*, practice: Practice, patient_id: str, version: int) -> Patient:
     """Mark a patient inactive and close their portal account."""
     p = practice

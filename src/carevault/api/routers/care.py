@@ -84,6 +84,20 @@ def draft_note(
     return created(request, response, made)
 
 
+@router.patch("/notes/{note_id}", summary="Change a draft note's content (If-Match required)")
+def edit_note(
+    note_id: str,
+    request: Request,
+    response: Response,
+    c: CallerDep,
+    body: Annotated[dict[str, Any], Body(examples=[{"assessment": "Tension headache"}])],
+) -> dict[str, Any]:
+    expected = if_match(request)
+    content = client_fields(body, ClinicalNote, frozenset({"patient_id", "provider_id"}))
+    edited = notes.edit(practice=c.practice, note_id=note_id, version=expected, **content)
+    return with_etag(response, edited)
+
+
 @router.post("/notes/{note_id}/signature", summary="Sign a draft note (If-Match required)")
 def sign_note(note_id: str, request: Request, response: Response, c: CallerDep) -> dict[str, Any]:
     expected = if_match(request)
@@ -187,10 +201,16 @@ def download(document_id: str, c: CallerDep) -> StreamingResponse:
     )
 
 
-@router.get("/patients", summary="Patients in one status, newest first (A4), paged")
+@router.get(
+    "/patients",
+    summary="Patients in one status, newest first (A4); without a status every patient, paged",
+)
 def patients_by_status(
-    c: CallerDep, status: Annotated[PatientStatus, Query()], paged: PagingDep
+    c: CallerDep, paged: PagingDep, status: Annotated[PatientStatus | None, Query()] = None
 ) -> dict[str, Any]:
+    if status is None:
+        every = patients.every(practice=c.practice, limit=paged.limit, cursor=paged.cursor)
+        return page(every.items, every.cursor)
     found = patients.by_status(
         practice=c.practice, status=status, limit=paged.limit, cursor=paged.cursor
     )

@@ -78,6 +78,22 @@ def update(
     return with_etag(response, saved)
 
 
+@router.delete(
+    "/{patient_id}",
+    status_code=204,
+    summary="Soft-delete a patient made in error (If-Match; ADMIN; restorable)",
+)
+def remove(patient_id: str, request: Request, c: CallerDep) -> Response:
+    expected = if_match(request)
+    patients.remove(practice=c.practice, patient_id=patient_id, version=expected)
+    return Response(status_code=204)
+
+
+@router.post("/{patient_id}/restoration", summary="Restore a soft-deleted patient (ADMIN)")
+def restore(patient_id: str, response: Response, c: CallerDep) -> dict[str, Any]:
+    return with_etag(response, patients.restore(practice=c.practice, patient_id=patient_id))
+
+
 @router.post("/{patient_id}/deactivation", summary="Mark a patient inactive (If-Match required)")
 def deactivate(
     patient_id: str, request: Request, response: Response, c: CallerDep
