@@ -46,6 +46,7 @@ from carevault.services import (
     clinics,
     notes,
     patients,
+    providers,
     scheduling,
 )
 from carevault.services.practice import Practice
@@ -499,6 +500,12 @@ CLINIC_OPS: dict[str, tuple[ClinicOp, set[Role]]] = {
     ),
     "remove block": (_remove_block, FRONT),
     "api clients": (lambda k, w: clients.clients(uow=k.practice.uow), {A}),
+    # who works here is told to everyone of the clinic who books or is booked, not the auditor
+    "provider directory": (lambda k, w: providers.directory(practice=k.practice), {A, D, S, B, P}),
+    "provider profile": (
+        lambda k, w: k.practice.uow[ProviderProfile].require(w.doctor.id),
+        {A, D, S, B, P},
+    ),
     "api client by id": (lambda k, w: k.practice.uow[ApiClient].require(_client(w).id), {A}),
     "block by id": (lambda k, w: k.practice.uow[TimeBlock].require(_block(w).id), FRONT),
     "registration by id": (

@@ -307,6 +307,7 @@ def test_every_list_gives_each_item_once_by_pages_of_seven(sqlite_api: Api) -> N
         ).id
         for i in range(8)
     ]
+    doctors = [world.doctor.id] + [world.provider().id for _ in range(8)]
     for _ in range(8):  # more clinics than a page, for the platform's directory
         world.other_practice()
     admin, doctor = api.headers(Role.ADMIN), api.headers(Role.DOCTOR)
@@ -329,6 +330,7 @@ def test_every_list_gives_each_item_once_by_pages_of_seven(sqlite_api: Api) -> N
         "/documents": ({"doc_type": "LAB_REPORT"}, doctor, lambda: documents),
         "/invoices": ({"status": "ISSUED"}, billing_h, lambda: invoices),
         "/clinics": ({}, platform, lambda: every_clinic),
+        "/providers": ({"specialty": "Cardiology"}, staff_h, lambda: doctors),
     }
     templates = {
         path: ops
@@ -341,6 +343,8 @@ def test_every_list_gives_each_item_once_by_pages_of_seven(sqlite_api: Api) -> N
         "/patients/{patient_id}/history/{kind}": f"/patients/{person.id}/history/appointment",
     }
     walked = {named.get(t, t) for t in templates} - {"/audit/events"}
+    other = world.provider(specialization="Dermatology").id
+    assert other not in _walk(c, "/providers", {"specialty": "Cardiology"}, staff_h, "GET")
     assert walked == set(lists), "every paged list is walked here"
     for path, (params, headers, expected) in lists.items():
         seen = _walk(c, path, params, headers, "GET")

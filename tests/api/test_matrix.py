@@ -359,6 +359,10 @@ CLINIC_HTTP: dict[str, Callable[[Http, Any], httpx.Response]] = {
         "POST", "/api-clients", json={"name": "Feed", "scopes": ["patient:read"]}
     ),
     "deactivate api client": _deactivate_client,
+    "provider directory": lambda h, w: h.send(
+        "GET", "/providers", params={"specialty": "Cardiology"}
+    ),
+    "provider profile": lambda h, w: h.send("GET", f"/providers/{w.doctor.id}"),
     "api client by id": lambda h, w: h.send("GET", f"/api-clients/{_spare_client(w).id}"),
     "block by id": lambda h, w: h.send("GET", f"/time-blocks/{_block(w).id}"),
     "registration by id": lambda h, w: h.send("GET", f"/registrations/{_registration(w).id}"),
@@ -413,6 +417,8 @@ LISTS: dict[str, str] = {
     "registrations": "registration",
     "registration by id": "registration",
     "block by id": "block",
+    "provider directory": "provider",
+    "provider profile": "provider",
 }
 """The clinic-wide reads, and the resource their items are."""
 NO_PHI = {

@@ -59,20 +59,25 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         "patient,appointment,block,note,record,document,treatment,consent:read,write,search",
         "insurance,invoice,provider,clinic:read",
         "user:read,search",  # the clinic's staff by role: not PHI
+        "provider:search",  # the provider directory: not PHI
     ),
     Role.STAFF: _grant(
         "patient,appointment,block,consent,insurance,registration:read,write,search",
         "invoice,provider,clinic:read",
         "user:read,search",
+        "provider:search",
     ),
     Role.BILLING: _grant(
-        "invoice,insurance:read,write,search", "patient,appointment,provider,clinic:read"
+        "invoice,insurance:read,write,search",
+        "patient,appointment,provider,clinic:read",
+        "provider:search",
     ),
     Role.AUDITOR: _grant("audit:read,export", "clinic:read"),
     Role.PATIENT: _grant(
         "patient,appointment,note,record,document,invoice,treatment,consent:read",
         "consent:write",
         "clinic,provider:read",
+        "provider:search",  # a patient picks a provider to book with
     ),
     Role.SERVICE: frozenset(),  # API clients carry their scopes instead
 }

@@ -21,7 +21,7 @@ from carevault.api.routers.shapes import (
 from carevault.api.routing import Route
 from carevault.domain.base import Day, instant
 from carevault.domain.clinic import ProviderProfile, Role, User
-from carevault.services import clinics, scheduling
+from carevault.services import clinics, providers, scheduling
 
 router = APIRouter(route_class=Route, tags=["users and providers"])
 
@@ -96,6 +96,23 @@ def put_profile(
     )
     response.status_code = 200 if expected is not None else 201
     return with_etag(response, saved)
+
+
+@router.get("/providers", summary="The provider directory, of one specialization if given, paged")
+def provider_directory(
+    c: CallerDep,
+    paged: PagingDep,
+    specialty: Annotated[str | None, Query(min_length=1, max_length=80, pattern=r"^[^#]+$")] = None,
+) -> dict[str, Any]:
+    found = providers.directory(
+        practice=c.practice, specialty=specialty, limit=paged.limit, cursor=paged.cursor
+    )
+    return page(found.items, found.cursor)
+
+
+@router.get("/providers/{provider_id}", summary="A provider's profile")
+def provider(provider_id: str, response: Response, c: CallerDep) -> dict[str, Any]:
+    return with_etag(response, c.practice.uow[ProviderProfile].require(provider_id))
 
 
 @router.get(
