@@ -120,3 +120,27 @@ def test_billing_is_audited_with_the_purpose_payment(sqlite_api: Api) -> None:
     ]
     assert {e.action.value for e in events} >= {"CREATE", "READ"}
     assert {e.purpose for e in events} == {"PAYMENT"}
+
+
+def test_patients_are_found_by_name_and_date_of_birth(sqlite_api: Api) -> None:
+    api, c = sqlite_api, sqlite_api.client
+    staff = api.headers(Role.STAFF)
+    born_84 = c.post(P, json={**PERSON, "mrn": "DOB-1"}, headers=staff).json()["id"]
+    born_90 = c.post(
+        P, json={**PERSON, "mrn": "DOB-2", "date_of_birth": "1990-07-01"}, headers=staff
+    ).json()["id"]
+    search = f"{P}/search"
+    both = c.post(search, json={"by": "last_name", "value": "Lopez"}, headers=staff).json()
+    assert {x["id"] for x in both["items"]} == {born_84, born_90}
+    one = c.post(
+        search,
+        json={"by": "last_name", "value": "Lopez", "date_of_birth": "1990-07-01"},
+        headers=staff,
+    ).json()
+    assert [x["id"] for x in one["items"]] == [born_90]
+    bad = c.post(
+        search, json={"by": "last_name", "value": "Lopez", "date_of_birth": "July"}, headers=staff
+    )
+    assert _problem(bad, 422)["field"] == "search.date_of_birth"
+    extra = c.post(search, json={"by": "last_name", "value": "Lopez", "ssn": "1"}, headers=staff)
+    assert _problem(extra, 422)["field"] == "search.ssn"

@@ -20,7 +20,9 @@ from carevault.api.routers.shapes import (
 )
 from carevault.api.routing import Route
 from carevault.domain.audit import ShredReason
+from carevault.domain.base import day_of
 from carevault.domain.patient import Patient
+from carevault.errors import ValidationError
 from carevault.services import patients
 
 router = APIRouter(route_class=Route, prefix="/patients", tags=["patients"])
@@ -123,10 +125,30 @@ def shred(patient_id: str, body: Shred, c: CallerDep) -> dict[str, Any]:
 @router.post("/search", summary="Find patients by email, phone, MRN or name (POST: no PHI in URLs)")
 def search(
     c: CallerDep,
-    body: Annotated[dict[str, str], Body(examples=[{"by": "email", "value": "ana@example.org"}])],
+    body: Annotated[
+        dict[str, str],
+        Body(
+            examples=[
+                {"by": "email", "value": "ana@example.org"},
+                {"by": "last_name", "value": "Lopez", "date_of_birth": "1984-03-02"},
+            ]
+        ),
+    ],
 ) -> dict[str, Any]:
+    """``date_of_birth`` (optional) narrows the matches to that date: name and birth date
+    together are how a front desk confirms who a patient is."""
     by, value = search_terms(body)
+    for name in body:
+        if name not in ("by", "value", "date_of_birth"):
+            raise ValidationError(f"search.{name}", "is not a search field")
+    born = (
+        day_of(body["date_of_birth"], "search.date_of_birth") if "date_of_birth" in body else None
+    )
     if by == "mrn":  # unique in the clinic: a lookup, not a search
-        found = patients.by_mrn(practice=c.practice, mrn=value)
-        return page([] if found is None else [found], None)
-    return page(patients.find(practice=c.practice, by=by, value=value), None)
+        unique = patients.by_mrn(practice=c.practice, mrn=value)
+        found = [] if unique is None else [unique]
+    else:
+        found = patients.find(practice=c.practice, by=by, value=value)
+    if born is not None:
+        found = [p for p in found if p.date_of_birth == born]
+    return page(found, None)
