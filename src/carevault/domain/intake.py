@@ -217,13 +217,27 @@ class MessageStatus(StrEnum):
     SENT = "sent"
 
 
-class Message(Entity):
-    """A message to a patient waiting in the clinic's outbox (sealed: it names and reaches
-    the patient, and an invitation's carries its token, which nobody else may see)."""
+class Outgoing(Entity):
+    """What waits in the clinic's outbox: a message, sealed (it names and reaches its
+    recipient, and an invitation's carries a token nobody else may see)."""
+
+    PHI: ClassVar[frozenset[str]] = frozenset({"to", "body"})
+    EXPIRES: ClassVar[str | None] = "expires_at"
+
+    channel: Literal["email"] = "email"
+    to: Email
+    subject: Short
+    body: Text
+    status: MessageStatus = MessageStatus.PENDING
+    sent_at: UtcDateTime | None = None
+    expires_at: UtcDateTime
+
+
+class Message(Outgoing):
+    """A message to a patient waiting in the clinic's outbox (sealed under their key)."""
 
     TYPE: ClassVar[str] = "MESSAGE"
     CLASSES: ClassVar[dict[str, FieldClass]] = {"to": C.CONTACT, "body": C.CLINICAL}
-    PHI: ClassVar[frozenset[str]] = frozenset({"to", "body"})
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(
             index="gsi4",
@@ -232,15 +246,7 @@ class Message(Entity):
             purpose="the outbox: messages by status, oldest first",
         ),
     )
-    EXPIRES: ClassVar[str | None] = "expires_at"
     REFS: ClassVar[dict[str, str]] = {"patient_id": "PATIENT"}
 
     patient_id: Id
     kind: MessageKind
-    channel: Literal["email"] = "email"
-    to: Email
-    subject: Short
-    body: Text
-    status: MessageStatus = MessageStatus.PENDING
-    sent_at: UtcDateTime | None = None
-    expires_at: UtcDateTime

@@ -8,13 +8,13 @@ message to the user's own email, through the clinic's outbox.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field
 
-from carevault.domain.base import Email, Entity, FieldClass, Id, Key, Short, Text, UtcDateTime
+from carevault.domain.base import Entity, FieldClass, Id, Key, UtcDateTime
 from carevault.domain.base import FieldClass as C
-from carevault.domain.intake import InvitationStatus, MessageStatus
+from carevault.domain.intake import InvitationStatus, Outgoing
 
 
 class InvitePurpose(StrEnum):
@@ -40,14 +40,13 @@ class StaffInvitation(Entity):
     accepted_at: UtcDateTime | None = None
 
 
-class StaffMessage(Entity):
+class StaffMessage(Outgoing):
     """A message to a clinic's user waiting in the outbox (sealed under the user's key)."""
 
     TYPE: ClassVar[str] = "STAFFMSG"
     SUBJECT: ClassVar[str | None] = "user_id"
     PATIENT: ClassVar[str | None] = None
     CLASSES: ClassVar[dict[str, FieldClass]] = {"to": C.CONTACT, "body": C.CONTACT}
-    PHI: ClassVar[frozenset[str]] = frozenset({"to", "body"})
     KEYS: ClassVar[tuple[Key, ...]] = (
         Key(
             index="gsi4",
@@ -56,14 +55,6 @@ class StaffMessage(Entity):
             purpose="the outbox: messages to staff by status, oldest first",
         ),
     )
-    EXPIRES: ClassVar[str | None] = "expires_at"
     REFS: ClassVar[dict[str, str]] = {"user_id": "USER"}
 
     user_id: Id
-    channel: Literal["email"] = "email"
-    to: Email
-    subject: Short
-    body: Text
-    status: MessageStatus = MessageStatus.PENDING
-    sent_at: UtcDateTime | None = None
-    expires_at: UtcDateTime

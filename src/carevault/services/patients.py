@@ -207,6 +207,26 @@ def invitation_by_token(
     return pointer["tenant"], found
 
 
+def open_portal(p: Practice, patient: Patient) -> User:
+    """Stage the patient's portal user and their record's active account."""
+    assert patient.email is not None
+    user = p.uow[User].add(
+        User.create(
+            first_name=patient.first_name,
+            last_name=patient.last_name,
+            email=patient.email,
+            role=Role.PATIENT,
+            patient_id=patient.id,
+        )
+    )
+    p.uow[Patient].update(
+        patient.changed(
+            account_status=AccountStatus.ACTIVE, activated_at=p.now(), portal_user_id=user.id
+        )
+    )
+    return user
+
+
 def activate(*, store: Store, ring: Keyring, token: str, password: str | None = None) -> User:
     """Accept an invitation: the patient gets a portal user (with ``password``, when given,
     checked against the policy before anything is written); the token is spent."""
@@ -221,20 +241,7 @@ def activate(*, store: Store, ring: Keyring, token: str, password: str | None = 
     if password is not None:
         credentials.check_policy(password, patient.email)
     now = p.now()
-    user = p.uow[User].add(
-        User.create(
-            first_name=patient.first_name,
-            last_name=patient.last_name,
-            email=patient.email,
-            role=Role.PATIENT,
-            patient_id=patient.id,
-        )
-    )
-    p.uow[Patient].update(
-        patient.changed(
-            account_status=AccountStatus.ACTIVE, activated_at=now, portal_user_id=user.id
-        )
-    )
+    user = open_portal(p, patient)
     p.uow[Invitation].update(invitation.changed(status=InvitationStatus.ACCEPTED, accepted_at=now))
     p.uow.stage([Staged(Delete(*_pointer(invitation.token_hash)))])
     if password is not None:

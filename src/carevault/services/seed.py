@@ -21,7 +21,7 @@ from carevault.crypto.keyring import Keyring
 from carevault.domain.clinic import Clinic, DayHours, ProviderProfile, Role, User, WorkingHours
 from carevault.domain.clinical import MedicalRecord, TreatmentRecord
 from carevault.domain.intake import Consent
-from carevault.domain.patient import AccountStatus, Patient
+from carevault.domain.patient import Patient
 from carevault.domain.scheduling import Appointment
 from carevault.repo.credentials import set_totp, stage_password
 from carevault.services import billing, clinical, clinics, notes, patients, scheduling
@@ -94,20 +94,7 @@ def _user(p: Practice, out: Seeded, fake: Faker, role: Role, domain: str) -> Use
 def _portal(p: Practice, out: Seeded, patient: Patient) -> User:
     """The patient's portal login, as an accepted invitation leaves it."""
     assert patient.email is not None
-    user = p.uow[User].add(
-        User.create(
-            first_name=patient.first_name,
-            last_name=patient.last_name,
-            email=patient.email,
-            role=Role.PATIENT,
-            patient_id=patient.id,
-        )
-    )
-    p.uow[Patient].update(
-        patient.changed(
-            account_status=AccountStatus.ACTIVE, activated_at=p.now(), portal_user_id=user.id
-        )
-    )
+    user = patients.open_portal(p, patient)
     password = _password()
     stage_password(p.uow, user.id, password)
     p.uow.commit()

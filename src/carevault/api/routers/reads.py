@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Depends, Path, Response
 
-from carevault.api.deps import CallerDep, PaymentCallerDep
+from carevault.access.caller import Caller
+from carevault.api.deps import caller, payment_caller
 from carevault.api.routers.shapes import with_etag
 from carevault.api.routing import Route
 from carevault.domain.base import Entity
@@ -42,21 +43,14 @@ def _reader(path: str, entity: type[Entity], name: str) -> None:
 
     def read(
         response: Response,
-        c: CallerDep,
         entity_id: str = Path(alias=name, max_length=64),
-    ) -> dict[str, Any]:
-        return with_etag(response, c.practice.uow[entity].require(entity_id))
-
-    def read_invoice(
-        response: Response,
-        c: PaymentCallerDep,
-        entity_id: str = Path(alias=name, max_length=64),
+        c: Caller = Depends(payment_caller if entity is Invoice else caller),  # noqa: B008
     ) -> dict[str, Any]:
         return with_etag(response, c.practice.uow[entity].require(entity_id))
 
     router.add_api_route(
         f"/{path}/{{{name}}}",
-        read_invoice if entity is Invoice else read,
+        read,
         methods=["GET"],
         summary=f"Read a {what} (masked for the caller)",
         operation_id=f"read_{path.replace('-', '_')[:-1]}",
