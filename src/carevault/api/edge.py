@@ -18,13 +18,13 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from carevault.api import problems
 from carevault.domain.ids import well_formed_id
 
 access_log = logging.getLogger("carevault.access")
 log = logging.getLogger("carevault.api")
 
-MEDIA_TYPE = b"application/problem+json"
-BASE = "https://carevault.dev/problems/"
+MEDIA_TYPE = problems.MEDIA_TYPE.encode()
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -83,7 +83,7 @@ def _route(scope: Scope) -> str:
 def _problem(status: int, kind: str, title: str, detail: str, rid: str, path: str) -> bytes:
     return orjson.dumps(
         {
-            "type": BASE + kind,
+            "type": problems.BASE + kind,
             "title": title,
             "status": status,
             "detail": detail,
