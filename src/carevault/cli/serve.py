@@ -54,7 +54,8 @@ def serve_command(
     if not port_free(host, port):
         console.print(
             f"[red]error:[/red] port {port} on {host} is in use; "
-            "choose another with --port or CAREVAULT_PORT"
+            "choose another with --port or CAREVAULT_PORT",
+            soft_wrap=True,  # one line, whatever the terminal's width
         )
         raise typer.Exit(1)
     if store:
