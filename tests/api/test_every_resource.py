@@ -144,7 +144,7 @@ class Maker:
         self.send(
             "/invoices",
             "/invoices",
-            json={"patient_id": p, "line_items": [{"description": "Visit", "unit_price": 100}]},
+            json={"patient_id": p, "line_items": [{"description": "Visit", "unit_price": "1.00"}]},
         )
         reg = self.send(
             "/registrations",

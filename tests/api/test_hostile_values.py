@@ -125,7 +125,7 @@ def test_dates_at_the_calendars_ends_are_422_with_the_supported_range(sqlite_api
             params={"start": start, "end": end},
             headers=headers,
         )
-        assert _refused(timeline)["field"] == "range.start"
+        assert _refused(timeline)["field"] == "query.start"
     for day in ("9999-12-31", "0001-01-01", "1899-12-31", "2200-01-01"):
         for path in (f"/providers/{doctor}/availability", "/schedule", "/audit/events"):
             sent = c.get(f"{PREFIX}{path}", params={"day": day}, headers=headers)

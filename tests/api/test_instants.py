@@ -12,8 +12,8 @@ def test_a_timeline_range_without_an_offset_is_refused(sqlite_api: Api) -> None:
     url = f"{PREFIX}/providers/{api.world.doctor.id}/timeline"
     headers = api.headers(Role.STAFF)
     for start, end, field in (
-        ("2027-03-01", "2027-03-02", "range.start"),
-        ("2027-03-01T00:00:00Z", "2027-03-02T00:00:00", "range.end"),
+        ("2027-03-01", "2027-03-02", "query.start"),
+        ("2027-03-01T00:00:00Z", "2027-03-02T00:00:00", "query.end"),
     ):
         sent = api.client.get(url, params={"start": start, "end": end}, headers=headers)
         assert sent.status_code == 422, sent.text

@@ -97,6 +97,15 @@ def _step(step: str, body: dict[str, Any] | None = None) -> Callable[[Http, Ctx]
     return op
 
 
+def _complete(h: Http, c: Ctx) -> httpx.Response:
+    """Check the patient in, then complete the visit (each step as the same caller)."""
+    appt = c.appointment()
+    arrived = h.send("POST", f"/appointments/{appt.id}/check-in", appt.version)
+    if arrived.status_code != 200:
+        return arrived
+    return h.send("POST", f"/appointments/{appt.id}/complete", arrived.json()["version"])
+
+
 def _reschedule(h: Http, c: Ctx) -> httpx.Response:
     appt = c.appointment()
     slot = _slot()
@@ -153,6 +162,7 @@ PATIENT_HTTP: dict[str, HttpOp] = {
     "confirm": _step("confirm"),
     "check in": _step("check-in"),
     "no-show": _step("no-show"),
+    "complete": _complete,
     "cancel": _step("cancel", {"reason": "Travel"}),
     "appointment notes": _step("notes", {"notes": "Bring ECG"}),
     "reschedule": _reschedule,
@@ -187,10 +197,10 @@ PATIENT_HTTP: dict[str, HttpOp] = {
     ),
     "download document": _download,
     "create invoice": _record(
-        "/invoices", line_items=[{"description": "Visit", "unit_price": 100}]
+        "/invoices", line_items=[{"description": "Visit", "unit_price": "1.00"}]
     ),
     "issue invoice": _bill("issue", False, {}),
-    "record payment": _bill("payments", True, {"amount": 50, "method": "CASH"}),
+    "record payment": _bill("payments", True, {"amount": "0.50", "method": "CASH"}),
     "void invoice": _bill("void", False, {"reason": "Duplicate"}),
     "read invoices": _history("invoice"),
     "add consent": _record("/consents", kind="HIPAA", granted_at=_iso(utc(2027, 1, 1, 9))),

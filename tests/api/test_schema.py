@@ -1,7 +1,9 @@
 """Schemathesis against the live OpenAPI document of a real server (uvicorn on 127.0.0.1).
 
-Every operation gets at least 100 generated requests as an administrator and as a staff
-user: none may answer 5xx, every answer must match the documented status codes, media
+Every operation gets generated requests as an administrator and as a staff user, valid
+ones (the typed schema's bodies, query parameters and headers) and invalid ones (each
+breaking the schema somewhere); every date-time query parameter is also sent without an
+offset. None may answer 5xx, every answer must match the documented status codes, media
 types and schemas, and the clinic's audit chains must still verify afterwards.
 """
 
@@ -28,6 +30,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.generation.modes import GenerationMode
 
 from carevault.api.app import PREFIX
 from carevault.audit.recorder import AuditContext
@@ -46,12 +49,14 @@ CHECKS = [
     response_schema_conformance,
 ]
 EXAMPLES = settings(
-    max_examples=100,
+    max_examples=40,
     deadline=None,
     derandomize=True,
     database=None,
     suppress_health_check=list(HealthCheck),
 )
+WRONG = settings(EXAMPLES, max_examples=15)
+NAIVE = "2026-12-03T09:00:00"  # a date-time without an offset: a 422 naming it
 
 
 @dataclass
@@ -100,7 +105,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 def _fuzz(url: str, headers: dict[str, str]) -> tuple[int, list[str]]:
-    """Every operation of the live document, 100 generated requests each, with ``headers``.
+    """Every operation of the live document, valid and invalid requests, with ``headers``.
 
     Runs in a worker process: (operations run, failures found).
     """
@@ -112,17 +117,53 @@ def _fuzz(url: str, headers: dict[str, str]) -> tuple[int, list[str]]:
         if (operation.method.upper(), operation.path) in SKIPPED:
             continue
         ran += 1
+        raw = operation.definition.raw
+        modes = [(GenerationMode.POSITIVE, EXAMPLES)]
+        if raw.get("parameters") or raw.get("requestBody"):  # else nothing to send wrong
+            modes.append((GenerationMode.NEGATIVE, WRONG))
+        for mode, examples in modes:
 
-        @given(case=operation.as_strategy())
-        @EXAMPLES
-        def run(case: Any) -> None:
-            case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @examples
+            def run(case: Any) -> None:
+                case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
 
-        try:
-            run()
-        except Exception as exc:  # every operation runs; all failures are reported together
-            failures.append(f"{operation.label}: {exc}")
+            try:
+                run()
+            except Exception as exc:  # every operation runs; all failures are reported together
+                failures.append(f"{operation.label} ({mode.value}): {exc}")
+        failures += _naive(operation, url, headers)
     return ran, failures
+
+
+def _naive(operation: Any, url: str, headers: dict[str, str]) -> list[str]:
+    """Each date-time query parameter sent without an offset: a documented 422 naming it."""
+    failures: list[str] = []
+    params = operation.definition.raw.get("parameters", [])
+    timed = [
+        p["name"]
+        for p in params
+        if p.get("in") == "query" and p.get("schema", {}).get("format") == "date-time"
+    ]
+    for name in timed:
+        try:
+            _send_naive(operation, name, url, headers)
+        except Exception as exc:
+            failures.append(f"{operation.label} ({name} without an offset): {exc}")
+    return failures
+
+
+def _send_naive(operation: Any, name: str, url: str, headers: dict[str, str]) -> None:
+    @given(case=operation.as_strategy(query={name: NAIVE}))
+    @settings(EXAMPLES, max_examples=5)
+    def run(case: Any) -> None:
+        sent = case.call_and_validate(base_url=url, headers=headers, checks=CHECKS)
+        if sent.status_code not in (401, 403):
+            assert sent.status_code == 422, sent.text
+            fields = {e["field"] for e in sent.json()["errors"]}
+            assert f"query.{name}" in fields, sent.text
+
+    run()
 
 
 SKIPPED = {("DELETE", f"{PREFIX}/sessions/current")}  # would end the session under test
@@ -130,11 +171,15 @@ SKIPPED = {("DELETE", f"{PREFIX}/sessions/current")}  # would end the session un
 
 def test_every_operation_as_admin_and_as_staff(live: Live) -> None:
     """The two roles fuzz at once, each in its own process (the fuzzer is CPU-bound)."""
+    document = httpx.get(f"{live.url}{PREFIX}/openapi.json", timeout=30).json()
+    timeline = document["paths"][f"{PREFIX}/providers/{{provider_id}}/timeline"]["get"]
+    queried = {p["name"]: p["schema"] for p in timeline["parameters"] if p["in"] == "query"}
+    assert queried["start"]["format"] == "date-time"  # so the naive date-times are sent
     roles = (Role.ADMIN, Role.STAFF)
     with ProcessPoolExecutor(len(roles), mp_context=get_context("spawn")) as pool:
         runs = list(pool.map(_fuzz, [live.url] * len(roles), [live.headers[r] for r in roles]))
     for role, (ran, failures) in zip(roles, runs, strict=True):
-        assert ran >= 30, role
+        assert ran >= 80, role
         assert not failures, f"as {role.value}:\n" + "\n\n".join(failures)
 
 

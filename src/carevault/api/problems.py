@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from carevault import errors
+from carevault.api.contract import error_field
 
 log = logging.getLogger("carevault.api")
 
@@ -136,7 +137,9 @@ async def on_request_invalid(request: Request, exc: Exception) -> JSONResponse:
     ``field`` and ``rule`` are the first error's; ``errors`` lists them all.
     """
     assert isinstance(exc, RequestValidationError)
-    found = [_field_rule(error) for error in exc.errors()] or [("body", "is invalid")]
+    body = getattr(request.scope.get("route"), "body_field", None)
+    model = body.field_info.annotation if body is not None else None
+    found = [_field_rule(error, model) for error in exc.errors()] or [("body", "is invalid")]
     field, rule = found[0]
     detail = "; ".join(f"{f}: {r}" for f, r in found[:20])
     listed = [{"field": _text(f), "rule": _text(r)} for f, r in found[:100]]
@@ -152,15 +155,21 @@ async def on_request_invalid(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _field_rule(error: Any) -> tuple[str, str]:
-    """A validation error's dotted field (``query.limit``; a body's fields without ``body.``)."""
+def _field_rule(error: Any, model: Any) -> tuple[str, str]:
+    """A validation error's dotted field (``query.limit``; a body's fields prefixed with
+    what the body is, as the services name them: ``patient.phone``)."""
     if error.get("type") == "json_invalid":
         return "body", "must be valid JSON in UTF-8 (no lone surrogates)"
     loc = [str(part) for part in error.get("loc", ())]
+    rule = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+    if error.get("type") == "missing":
+        rule = "is required"
     if loc and loc[0] == "body":
-        loc = loc[1:]
-    rule = str(error.get("msg", "is invalid"))
-    return ".".join(loc)[:200] or "body", rule.removeprefix("Value error, ")
+        if len(loc) == 1:
+            return "body", rule
+        field, own = error_field(model, loc[1:], str(error.get("type")))
+        return field[:200], own or rule
+    return ".".join(loc)[:200] or "body", rule
 
 
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:

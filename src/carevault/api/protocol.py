@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
 
 from carevault.access.policy import Principal
 from carevault.api.problems import Problem
@@ -31,7 +31,26 @@ def etag(version: int) -> str:
 
 def if_match(request: Request) -> int:
     """The version an update expects (``If-Match``): 428 if missing, 412 if malformed."""
-    given = request.headers.get("if-match")
+    return version_in(request.headers.get("if-match"))
+
+
+def expected_version(
+    given: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='The ETag of the version read, such as "3" (required)',
+        ),
+    ] = None,
+) -> int:
+    return version_in(given)
+
+
+ExpectedVersion = Annotated[int, Depends(expected_version)]
+"""The version an update expects, from ``If-Match`` (declared, so clients send it)."""
+
+
+def version_in(given: str | None) -> int:
     if given is None:
         raise Problem(
             428,

@@ -29,11 +29,13 @@ import pydantic
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     PrivateAttr,
     ValidationInfo,
+    WithJsonSchema,
 )
 from pydantic.networks import validate_email
 from pydantic_core import PydanticCustomError
@@ -59,7 +61,7 @@ def _day(value: date) -> date:
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("must include a time zone offset")
+        raise ValueError("must be an ISO 8601 instant with an offset")
     if not EARLIEST <= value.date() <= LATEST:  # the date as written, before any shift
         raise ValueError(RANGE_RULE)
     return value.astimezone(UTC).replace(microsecond=0)
@@ -178,8 +180,43 @@ Phone = Annotated[str, Field(min_length=3, max_length=40), AfterValidator(_phone
 """A phone number as written (national numbers read as US ones); searches normalize it."""
 """An email address, checked (and its domain normalized) when written."""
 
-Cents = Annotated[int, Field(ge=0, le=10**12)]
-"""An amount of money in minor units (cents): exact, never a float."""
+MONEY = re.compile(r"(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?", re.ASCII)
+MONEY_RULE = 'must be an amount as a decimal string such as "150.00"'
+
+
+def cents_of(value: Any) -> int:
+    """Minor units (cents) of a decimal string ``"150.00"``; a number is refused (it is
+    ambiguous: cents or units, and a float is inexact)."""
+    if not isinstance(value, str) or MONEY.fullmatch(value) is None:
+        raise ValueError(MONEY_RULE)
+    units, _, fraction = value.partition(".")
+    return int(units) * 100 + int(fraction.ljust(2, "0") or "0")
+
+
+def money_text(cents: int) -> str:
+    """Cents as the decimal string the API speaks: ``15000`` -> ``"150.00"``."""
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def _stored_cents(value: Any) -> Any:
+    return cents_of(value) if isinstance(value, str) else value
+
+
+MONEY_SCHEMA = {
+    "type": "string",
+    "pattern": f"^{MONEY.pattern}$",
+    "description": "An amount as a decimal string, two places at most",
+    "examples": ["150.00"],
+}
+Cents = Annotated[
+    int,
+    BeforeValidator(_stored_cents),
+    Field(ge=0, le=10**12),
+    PlainSerializer(money_text, return_type=str, when_used="json"),
+    WithJsonSchema(MONEY_SCHEMA),
+]
+"""An amount of money, held in minor units (cents, exact); in JSON a decimal string with two
+places (``"150.00"``), in the currency its record names."""
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 Text = Annotated[str, Field(min_length=1, max_length=10_000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]

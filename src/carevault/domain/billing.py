@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -34,7 +34,7 @@ class PaymentMethod(StrEnum):
 
 class Payment(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: int = Field(gt=0, le=10**12)
+    amount: Annotated[Cents, Field(gt=0)]
     method: PaymentMethod
     at: UtcDateTime
     reference: str | None = Field(default=None, max_length=60)
@@ -68,6 +68,7 @@ class Invoice(Entity):
             "total",
             "paid",
             "balance",
+            "listed_on",
         }
     )
     RESOURCE: ClassVar[str | None] = "invoice"
@@ -87,8 +88,8 @@ class Invoice(Entity):
         Key(
             index="gsi4",
             pk="INVOICE#STATUS#{status}",
-            sk="{due_date}#{id}",
-            purpose="invoices by status, by due date (A10)",
+            sk="{listed_on}#{id}",
+            purpose="invoices by status, by due date (A10; drafts by the day they were made)",
         ),
     )
     WHEN: ClassVar[str] = "{created_at}"
@@ -101,10 +102,10 @@ class Invoice(Entity):
     line_items: list[LineItem] = Field(min_length=1, max_length=100)
     tax: Cents = 0
     discount: Cents = 0
-    subtotal: int = 0
-    total: int = 0
-    paid: int = 0
-    balance: int = 0
+    subtotal: Cents = 0
+    total: Cents = 0
+    paid: Cents = 0
+    balance: Cents = 0
     payments: list[Payment] = Field(default_factory=list, max_length=200)
     memo: str | None = Field(default=None, max_length=2000)
     status: InvoiceStatus = InvoiceStatus.DRAFT
@@ -112,6 +113,7 @@ class Invoice(Entity):
     due_date: date | None = None
     voided_at: UtcDateTime | None = None
     void_reason: str | None = Field(default=None, max_length=500)
+    listed_on: str = ""  # derived: the due date, or a draft's creation date (its listing)
 
     @model_validator(mode="after")
     def _totals(self) -> Invoice:
@@ -125,6 +127,7 @@ class Invoice(Entity):
             ("total", total),
             ("paid", paid),
             ("balance", total - paid),
+            ("listed_on", (self.due_date or self.created_at.date()).isoformat()),
         ):
             object.__setattr__(self, name, value)
         if self.status in {*OPEN, InvoiceStatus.PAID} and self.due_date is None:

@@ -14,13 +14,14 @@ from carevault.store import SortKey
 
 
 def create(*, practice: Practice, **fields: Any) -> Invoice:
-    """A draft invoice; its number is generated unless given."""
+    """A draft invoice; its number is generated unless given, its currency the clinic's."""
     p = practice
     number = fields.pop("number", None) or f"INV-{p.now():%Y%m%d}-{secrets.token_hex(3).upper()}"
+    currency = fields.pop("currency", None) or p.clinic.settings.currency
     invoice = Invoice.create(
         **fields,
         number=number,
-        currency=fields.pop("currency", None) or p.clinic.settings.currency,
+        currency=currency,
         created_by=p.uow.actor,
         updated_by=p.uow.actor,
     )

@@ -7,11 +7,10 @@ what the caller may not see; an unknown, foreign or malformed id is the same 404
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Path, Response
 
 from carevault.access.caller import Caller
+from carevault.api.contract import shown
 from carevault.api.deps import caller, payment_caller
 from carevault.api.routers.shapes import with_etag
 from carevault.api.routing import Route
@@ -42,16 +41,16 @@ def _reader(path: str, entity: type[Entity], name: str) -> None:
     what = path[:-1].replace("-", " ")
 
     def read(
-        response: Response,
-        entity_id: str = Path(alias=name, max_length=64),
+        entity_id: str = Path(alias=name, min_length=1, max_length=64),
         c: Caller = Depends(payment_caller if entity is Invoice else caller),  # noqa: B008
-    ) -> dict[str, Any]:
-        return with_etag(response, c.practice.uow[entity].require(entity_id))
+    ) -> Response:
+        return with_etag(c.practice.uow[entity].require(entity_id))
 
     router.add_api_route(
         f"/{path}/{{{name}}}",
         read,
         methods=["GET"],
+        response_model=shown(entity),
         summary=f"Read a {what} (masked for the caller)",
         operation_id=f"read_{path.replace('-', '_')[:-1]}",
     )

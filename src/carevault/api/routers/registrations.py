@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
+from pydantic import BaseModel
 
+from carevault.api.contract import changes, new, page_of, shown
 from carevault.api.deps import CallerDep
-from carevault.api.protocol import if_match
+from carevault.api.protocol import ExpectedVersion
 from carevault.api.routers.shapes import (
     PagingDep,
-    client_fields,
+    PathId,
     created,
     new_fields,
     page,
+    sent,
     with_etag,
 )
 from carevault.api.routing import Route
@@ -24,27 +27,44 @@ from carevault.services import clinical
 router = APIRouter(route_class=Route, prefix="/registrations", tags=["registrations"])
 
 
-@router.post("", status_code=201, summary="Record a self-registration")
-def register(
+if TYPE_CHECKING:
+    NewRegistration = BaseModel
+    Conversion = BaseModel
+else:
+    NewRegistration = new(Registration)
+    Conversion = changes(Patient, name="Conversion")
+RegistrationOut = shown(Registration)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RegistrationOut,
+    summary="Record a self-registration",
+)
+def record_registration(
     request: Request,
-    response: Response,
     c: CallerDep,
     body: Annotated[
-        dict[str, Any],
+        NewRegistration,
         Body(examples=[{"first_name": "Mira", "last_name": "Sato", "email": "m@example.org"}]),
     ],
-) -> dict[str, Any]:
+) -> Response:
     fields = new_fields(c, body, Registration)
     made = clinical.create(practice=c.practice, entity=Registration, **fields)
-    return created(request, response, made)
+    return created(request, made)
 
 
-@router.get("", summary="Self-registrations in one status, oldest first")
-def registrations(
+@router.get(
+    "",
+    response_model=page_of(RegistrationOut),
+    summary="Self-registrations in one status, oldest first",
+)
+def list_registrations(
     c: CallerDep,
     paged: PagingDep,
     status: Annotated[RegistrationStatus, Query()] = RegistrationStatus.PENDING,
-) -> dict[str, Any]:
+) -> Response:
     listing = clinical.registrations(
         practice=c.practice, status=status, limit=paged.limit, cursor=paged.cursor
     )
@@ -54,21 +74,19 @@ def registrations(
 @router.post(
     "/{registration_id}/conversion",
     status_code=201,
+    response_model=shown(Patient),
     summary="Turn a pending registration into a patient (If-Match required)",
 )
-def convert(
-    registration_id: str,
+def convert_registration(
+    registration_id: PathId,
+    expected: ExpectedVersion,
     request: Request,
-    response: Response,
     c: CallerDep,
-    body: Annotated[dict[str, Any], Body(examples=[{"mrn": "MRN-000123", "gender": "female"}])],
-) -> dict[str, Any]:
-    fields = client_fields(body, Patient, what="conversion")
-    expected = if_match(request)
+    body: Annotated[Conversion, Body(examples=[{"mrn": "MRN-000123", "gender": "female"}])],
+) -> Response:
+    """The patient takes the registration's details; the body adds or overrides fields."""
     patient = clinical.convert_registration(
-        practice=c.practice, registration_id=registration_id, version=expected, **fields
+        practice=c.practice, registration_id=registration_id, version=expected, **sent(body)
     )
-    response.headers["Location"] = (
-        f"{request.url.path.split('/registrations')[0]}/patients/{patient.id}"
-    )
-    return with_etag(response, patient)
+    patients_path = request.url.path.split("/registrations")[0]
+    return with_etag(patient, 201, f"{patients_path}/patients/{patient.id}")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Response
+import orjson
+from fastapi import Depends, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from carevault.access.caller import Caller
 from carevault.api.protocol import etag
@@ -23,6 +26,38 @@ def public(entity: Entity) -> dict[str, Any]:
     if not hidden:
         return entity.model_dump(mode="json")
     return {**entity.model_dump(mode="json", exclude=set(hidden)), "masked": sorted(hidden)}
+
+
+def public_json(entity: Entity) -> bytes:
+    """``public(entity)`` as JSON bytes, serialized once by pydantic's own encoder."""
+    hidden = entity.masked
+    if not hidden:
+        return entity.__pydantic_serializer__.to_json(entity)
+    shown = entity.__pydantic_serializer__.to_json(entity, exclude=set(hidden))
+    return shown[:-1] + b',"masked":' + orjson.dumps(sorted(hidden)) + b"}"
+
+
+class Json(Response):
+    """A JSON response of bytes already encoded (no second pass over the body)."""
+
+    media_type = "application/json"
+
+
+def reply(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Json:
+    """A JSON response of ``content`` (an entity is masked for the caller)."""
+    if isinstance(content, Entity):
+        data = public_json(content)
+    else:
+        data = orjson.dumps(content, default=_encode)
+    return Json(data, status_code=status, headers=headers)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Entity):
+        return public(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(type(value).__name__)
 
 
 def client_fields(
@@ -43,33 +78,57 @@ def client_fields(
     return body
 
 
-def new_fields(
-    caller: Caller, body: dict[str, Any], entity: type[Entity], what: str | None = None
-) -> dict[str, Any]:
-    """The fields of a new entity from a request body: fields only the server sets are
-    refused, then whether the caller may write one (for the patient the body names) is
-    asked, so a refusal is a 403 before the body's values are judged."""
-    fields = client_fields(body, entity, what=what)
-    named = body.get(entity.PATIENT) if isinstance(entity.PATIENT, str) else None
+def new_fields(caller: Caller, body: BaseModel, entity: type[Entity]) -> dict[str, Any]:
+    """The fields of a new entity from a validated request body, once the caller is known
+    to be allowed to write one for the patient it names (403 otherwise)."""
+    fields = body.model_dump(exclude_unset=True)
+    named = fields.get(entity.PATIENT) if isinstance(entity.PATIENT, str) else None
     patient = named if isinstance(named, str) and entity.PATIENT != SELF else None
     caller.practice.uow.may_create(entity, patient)
     return fields
 
 
-def with_etag(response: Response, entity: Entity) -> dict[str, Any]:
-    response.headers["ETag"] = etag(entity.version)
-    return public(entity)
+def sent(body: BaseModel | None) -> dict[str, Any]:
+    """The fields a client sent in a validated body (none without a body)."""
+    return {} if body is None else body.model_dump(exclude_unset=True)
 
 
-def created(request: Request, response: Response, made: Entity) -> dict[str, Any]:
-    """A 201's body, with ``Location`` (the new resource under the request's path) and ETag."""
-    response.headers["Location"] = f"{request.url.path}/{made.id}"
-    return with_etag(response, made)
+def with_etag(entity: Entity, status: int = 200, location: str | None = None) -> Json:
+    """An entity's JSON with its ``ETag`` (and ``Location``, for one just made)."""
+    headers = {"ETag": etag(entity.version)}
+    if location is not None:
+        headers["Location"] = location
+    return reply(entity, status, headers)
 
 
-def page(items: list[Any], cursor: str | None) -> dict[str, Any]:
+def created(request: Request, made: Entity) -> Json:
+    """A 201 with ``Location`` (the new resource under the request's path) and ETag."""
+    return with_etag(made, 201, f"{request.url.path}/{made.id}")
+
+
+def page(items: list[Any], cursor: str | None) -> Json:
     """A page of a listing: its items and the cursor of the next page (null at the end)."""
-    return {"items": [public(x) if isinstance(x, Entity) else x for x in items], "next": cursor}
+    parts = [public_json(x) if isinstance(x, Entity) else orjson.dumps(x) for x in items]
+    return Json(b'{"items":[' + b",".join(parts) + b'],"next":' + orjson.dumps(cursor) + b"}")
+
+
+PathId = Annotated[str, Path(min_length=1, max_length=64, description="The resource's id")]
+PageSize = Annotated[int, Field(ge=1, le=200, description="Items on a page (1-200)")]
+Cursor = Annotated[
+    str | None, Field(default=None, max_length=64, description="The `next` of the page before")
+]
+
+
+def paged_list(
+    found: Sequence[Entity], limit: int, cursor: str | None
+) -> tuple[list[Entity], str | None]:
+    """A page of matches held in memory (a search's), by id: ``cursor`` is the last id sent."""
+    ordered = sorted(found, key=lambda e: e.id)
+    if cursor is not None:
+        ordered = [e for e in ordered if e.id > cursor]
+    items = ordered[:limit]
+    more = len(ordered) > limit
+    return items, items[-1].id if more else None
 
 
 @dataclass(frozen=True)
@@ -88,25 +147,3 @@ def paging(
 
 
 PagingDep = Annotated[Paging, Depends(paging)]
-
-
-def search_terms(body: dict[str, Any]) -> tuple[str, str]:
-    """The ``by`` and ``value`` of a search body (searches are POSTs: no PHI in URLs)."""
-    by, value = body.get("by"), body.get("value")
-    if not isinstance(by, str):
-        raise ValidationError("search.by", "is required")
-    if not isinstance(value, str):
-        raise ValidationError("search.value", "is required")
-    return by, value
-
-
-def step_fields(
-    body: dict[str, Any], what: str, allowed: frozenset[str], required: frozenset[str]
-) -> dict[str, Any]:
-    """The fields of a state change (cancel, pay, …): only ``allowed``, all of ``required``."""
-    for name in body:
-        if name not in allowed:
-            raise ValidationError(f"{what}.{name}", "is not a field of this step")
-    for name in sorted(required - body.keys()):
-        raise ValidationError(f"{what}.{name}", "is required")
-    return body

@@ -6,18 +6,21 @@ through the clinic's outbox (``carevault outbox send``), never to the caller.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from carevault.access.caller import Caller
+from carevault.api.contract import named, shown
 from carevault.api.deps import CallerDep, RuntimeDep
-from carevault.api.protocol import if_match
-from carevault.api.routers.shapes import with_etag
+from carevault.api.protocol import ExpectedVersion
+from carevault.api.routers.shapes import PathId, reply, sent, with_etag
 from carevault.api.routing import Route
 from carevault.api.runtime import Runtime
 from carevault.audit.recorder import AuditContext
+from carevault.domain.base import Name, Phone
 from carevault.domain.clinic import Role, User
 from carevault.domain.staffing import InvitePurpose
 from carevault.errors import ValidationError
@@ -27,20 +30,46 @@ from carevault.services.practice import Practice
 router = APIRouter(route_class=Route, tags=["users and providers"])
 
 
+@named("password")
 class Password(BaseModel):
     current_password: str = Field(max_length=1024)
     new_password: str = Field(max_length=1024, examples=["tidal-Orchid-42-lantern"])
 
 
-USER_CHANGES = frozenset({"first_name", "last_name", "phone", "role"})
+@named("user")
+class UserChanges(BaseModel):
+    """A user's name, phone or role (a new role ends their sessions)."""
+
+    model_config = ConfigDict(extra="forbid")
+    first_name: Name | None = None
+    last_name: Name | None = None
+    phone: Phone | None = None
+    role: Role | None = None
 
 
-@router.get("/me", summary="Who is signed in: the caller's own user (or API client)")
-def me(response: Response, c: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+class ApiClientSelf(BaseModel):
+    """An API client signed in: its id and the scopes it holds."""
+
+    client_id: str
+    scopes: list[str]
+
+
+class Invited(BaseModel):
+    """A code went to the user's email (the clinic's outbox), never to the caller."""
+
+    user_id: str
+    expires_at: datetime = Field(description="When the code stops working")
+
+
+@router.get(
+    "/me",
+    response_model=shown(User) | ApiClientSelf,
+    summary="Who is signed in: the caller's own user (or API client)",
+)
+def read_me(c: CallerDep, rt: RuntimeDep) -> Response:
     if c.principal.role is Role.SERVICE:
-        return {"client_id": c.principal.user_id, "scopes": sorted(c.principal.permissions)}
-    own = _own(c, rt).uow[User].require(c.principal.user_id)
-    return with_etag(response, own)
+        return reply({"client_id": c.principal.user_id, "scopes": sorted(c.principal.permissions)})
+    return with_etag(_own(c, rt).uow[User].require(c.principal.user_id))
 
 
 @router.post("/me/password", status_code=204, summary="Change one's own password")
@@ -63,49 +92,50 @@ def _own(c: Caller, rt: Runtime) -> Practice:
     return Practice.open(rt.store, rt.ring, who.tenant, audit=context)
 
 
-@router.patch("/users/{user_id}", summary="Change a user's name, phone or role (If-Match)")
-def change_user(
-    user_id: str,
-    request: Request,
-    response: Response,
+@router.patch(
+    "/users/{user_id}",
+    response_model=shown(User),
+    summary="Change a user's name, phone or role (If-Match)",
+)
+def update_user(
+    user_id: PathId,
+    expected: ExpectedVersion,
     c: CallerDep,
     rt: RuntimeDep,
-    body: Annotated[dict[str, Any], Body(examples=[{"role": "BILLING"}])],
-) -> dict[str, Any]:
-    expected = if_match(request)
-    for name in body:
-        if name not in USER_CHANGES:
-            raise ValidationError(f"user.{name}", "cannot be changed here")
+    body: Annotated[UserChanges, Body(examples=[{"role": "BILLING"}])],
+) -> Response:
     before = c.practice.uow[User].for_change(user_id).role
-    saved = staff.change(practice=c.practice, user_id=user_id, version=expected, **body)
+    saved = staff.change(practice=c.practice, user_id=user_id, version=expected, **sent(body))
     if saved.role is not before:  # tokens carry the role: the user signs in again
         rt.auth.revoke_all(c.principal.tenant, user_id)
-    return with_etag(response, saved)
+    return with_etag(saved)
 
 
 @router.post(
     "/users/{user_id}/invitations",
     status_code=202,
+    response_model=Invited,
     summary="Invite a user to set a password: the code goes to their email (outbox)",
 )
-def invite_user(user_id: str, c: CallerDep) -> dict[str, Any]:
+def invite_user(user_id: PathId, c: CallerDep) -> Response:
     made = staff.invite(practice=c.practice, user_id=user_id)
-    return {"user_id": user_id, "expires_at": made.expires_at.isoformat()}
+    return reply({"user_id": user_id, "expires_at": made.expires_at.isoformat()}, 202)
 
 
 @router.post(
     "/users/{user_id}/password-reset",
     status_code=202,
+    response_model=Invited,
     summary="Reset a user's password: it and every session end now; a code goes to them",
 )
-def reset_password(user_id: str, c: CallerDep, rt: RuntimeDep) -> dict[str, Any]:
+def reset_password(user_id: PathId, c: CallerDep, rt: RuntimeDep) -> Response:
     made = staff.invite(practice=c.practice, user_id=user_id, purpose=InvitePurpose.RESET)
     rt.auth.revoke_all(c.principal.tenant, user_id)
-    return {"user_id": user_id, "expires_at": made.expires_at.isoformat()}
+    return reply({"user_id": user_id, "expires_at": made.expires_at.isoformat()}, 202)
 
 
 @router.post("/users/{user_id}/unlock", status_code=204, summary="Lift a user's lockout")
-def unlock(user_id: str, c: CallerDep, rt: RuntimeDep) -> Response:
+def unlock_user(user_id: PathId, c: CallerDep, rt: RuntimeDep) -> Response:
     staff.unlocked(practice=c.practice, user_id=user_id)
     rt.auth.unlock(c.principal.tenant, user_id)
     return Response(status_code=204)
