@@ -182,7 +182,7 @@ def changes(
         field: (_annotation(info, inbound=True), Field(default=None, description=info.description))
         for field, info in _writable(entity, drop)
     }
-    made = create_model(
+    made: type[BaseModel] = create_model(
         name or f"{entity.__name__}Changes", __config__=FORBID, __doc__=_doc(entity), **fields
     )
     return named(kind_of(entity), BASE_FIELDS | entity.SERVER_OWNED | drop)(made)

@@ -177,7 +177,10 @@ def _move(step: str, run: Callable[..., Appointment], summary: str) -> None:
     )
 
     def move(
-        appointment_id: PathId, expected: ExpectedVersion, c: CallerDep, body: BaseModel = None
+        appointment_id: PathId,
+        expected: ExpectedVersion,
+        c: CallerDep,
+        body: BaseModel | None = None,
     ) -> Response:
         moved = run(practice=c.practice, appointment_id=appointment_id, version=expected)
         return with_etag(moved)
