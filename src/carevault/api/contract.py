@@ -167,7 +167,7 @@ def new(
             fields[field] = (kind, Field(description=info.description))
         else:
             fields[field] = (kind, Field(default=_default(info), description=info.description))
-    made = create_model(
+    made: type[BaseModel] = create_model(
         name or f"New{entity.__name__}", __config__=FORBID, __doc__=_doc(entity), **fields
     )
     return named(kind_of(entity), BASE_FIELDS | entity.SERVER_OWNED | drop)(made)
