@@ -57,6 +57,10 @@ def main() -> None:
     def bare() -> dict[str, object]:
         return {"status": "ok", "items": [1, 2, 3]}
 
+    # first, as in the plain app it is measured against: the bare endpoint measures the
+    # fixed cost of a request (edge, framework), not how deep a route table it ends
+    app.router.routes.insert(0, app.router.routes.pop())
+
     seeded = {"tokens": tokens, "patients": ids, "doctor": world.doctor.id, "tenant": world.tenant}
     print(json.dumps(seeded), flush=True)
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)

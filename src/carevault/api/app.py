@@ -38,20 +38,22 @@ from carevault.config import Settings
 
 PREFIX = "/api/v1"
 ROUTERS = (
-    health,
-    sessions,
-    access,
-    clinics,
-    staff,
-    users,
     patients,
-    registrations,
     appointments,
+    reads,
     care,
     billing,
+    users,
+    staff,
+    registrations,
+    sessions,
+    access,
     audit,
-    reads,
+    clinics,
+    health,
 )
+"""Routers in the order requests are matched: a request is matched against each route in
+turn, so the routes a clinic calls most (patients, the schedule, reads by id) come first."""
 DOCS = f"{PREFIX}/docs"
 REDOC = f"{PREFIX}/redoc"
 ASSETS = f"{PREFIX}/docs-assets"

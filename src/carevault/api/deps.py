@@ -21,7 +21,8 @@ from carevault.repo.unit import UnitOfWork
 bearer = HTTPBearer(auto_error=False, description="An access token from POST /sessions")
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
+    """The app's runtime (async: no I/O, so no hop to a worker thread)."""
     found: Runtime = request.app.state.runtime
     return found
 
@@ -54,10 +55,10 @@ def anonymous_request(request: Request, rt: RuntimeDep) -> None:
 AnonymousRequest = Depends(anonymous_request)
 
 
-def claims(
-    rt: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Claims:
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def claims_of(rt: Runtime, credentials: HTTPAuthorizationCredentials | None) -> Claims:
     """The verified claims of the bearer token (401 without a valid one)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidToken("Authorization: send 'Bearer <access token>'")
@@ -66,10 +67,7 @@ def claims(
     return found
 
 
-ClaimsDep = Annotated[Claims, Depends(claims)]
-
-
-def principal(request: Request, rt: RuntimeDep, caller: ClaimsDep) -> Principal:
+def principal_of(request: Request, rt: Runtime, caller: Claims) -> Principal:
     """Who calls: a user with its role's permissions, or an API client with its scopes."""
     role = Role(caller.role)
     if role is Role.SERVICE:
@@ -95,26 +93,55 @@ def principal(request: Request, rt: RuntimeDep, caller: ClaimsDep) -> Principal:
     )
 
 
+def _clinic_caller(rt: Runtime, principal: Principal, purpose: str | None = None) -> Caller:
+    if principal.tenant == PLATFORM:
+        raise PermissionDenied("clinic", "platform clients reach only the clinic directory")
+    if purpose is None:
+        return Caller(rt.store, rt.ring, principal, rt.blobs)
+    return Caller(rt.store, rt.ring, principal, rt.blobs, purpose=purpose)
+
+
+# Each dependency below does its whole chain (token, principal, practice) in one call, so a
+# request makes one hop to a worker thread for it, not one per link.
+
+
+def claims(rt: RuntimeDep, credentials: Credentials) -> Claims:
+    return claims_of(rt, credentials)
+
+
+ClaimsDep = Annotated[Claims, Depends(claims)]
+
+
+def principal(request: Request, rt: RuntimeDep, credentials: Credentials) -> Principal:
+    return principal_of(request, rt, claims_of(rt, credentials))
+
+
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def caller(rt: RuntimeDep, principal: PrincipalDep) -> Caller:
+def caller(request: Request, rt: RuntimeDep, credentials: Credentials) -> Caller:
     """The caller's practice of its own clinic, opened through its gate, for this request."""
-    if principal.tenant == PLATFORM:
-        raise PermissionDenied("clinic", "platform clients reach only the clinic directory")
-    return Caller(rt.store, rt.ring, principal, rt.blobs)
+    return _clinic_caller(rt, principal_of(request, rt, claims_of(rt, credentials)))
 
 
-def payment_caller(rt: RuntimeDep, principal: PrincipalDep) -> Caller:
+def payment_caller(request: Request, rt: RuntimeDep, credentials: Credentials) -> Caller:
     """The caller, for billing: its audit events name the purpose PAYMENT."""
-    if principal.tenant == PLATFORM:
-        raise PermissionDenied("clinic", "platform clients reach only the clinic directory")
-    return Caller(rt.store, rt.ring, principal, rt.blobs, purpose="PAYMENT")
+    who = principal_of(request, rt, claims_of(rt, credentials))
+    return _clinic_caller(rt, who, "PAYMENT")
 
 
-def platform(rt: RuntimeDep, caller: PrincipalDep) -> Platform:
+def clinic_caller(rt: Runtime, who: Principal) -> Caller:
+    """The caller's practice for a principal already known (a route that needs both)."""
+    return _clinic_caller(rt, who)
+
+
+def platform(request: Request, rt: RuntimeDep, credentials: Credentials) -> Platform:
     """The caller's view of the clinic directory (platform clients only)."""
-    return Platform(rt.store, rt.ring, caller)
+    return Platform(rt.store, rt.ring, principal_of(request, rt, claims_of(rt, credentials)))
+
+
+def platform_of(rt: Runtime, who: Principal) -> Platform:
+    return Platform(rt.store, rt.ring, who)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -34,7 +34,7 @@ def if_match(request: Request) -> int:
     return version_in(request.headers.get("if-match"))
 
 
-def expected_version(
+async def expected_version(
     given: Annotated[
         str | None,
         Header(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from ulid import ULID
@@ -14,10 +15,16 @@ def new_id() -> str:
     return str(ULID())
 
 
+CANONICAL = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}", re.ASCII)
+"""An id as carevault writes it: a ULID in upper-case Crockford base32 (no I, L, O, U)."""
+
+
 def check_id(value: object, field: str = "id") -> str:
     """``value`` if it is an id carevault issued; ValidationError naming ``field`` if not."""
     if type(value) is not str or len(value) != 26:
         raise ValidationError(field, "must be a 26-character ULID")
+    if CANONICAL.fullmatch(value):  # the form every id is written in: no decoding needed
+        return value
     try:
         return str(ULID.from_str(value))
     except ValueError:

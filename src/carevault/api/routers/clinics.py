@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from carevault.api.contract import named, new, page_of, shown
-from carevault.api.deps import PlatformDep, PrincipalDep, RuntimeDep, caller, platform
+from carevault.api.deps import PlatformDep, PrincipalDep, RuntimeDep, clinic_caller, platform_of
 from carevault.api.routers.shapes import PathId, page, reply, sent, with_etag
 from carevault.api.routing import Route
 from carevault.domain.clinic import Clinic, User
@@ -88,5 +88,5 @@ def onboard_clinic(body: Onboarding, request: Request, p: PlatformDep) -> Respon
 )
 def read_clinic(clinic_id: PathId, rt: RuntimeDep, who: PrincipalDep) -> Response:
     if who.tenant == PLATFORM:
-        return reply(platform(rt, who).clinic(clinic_id))
-    return with_etag(caller(rt, who).practice.uow[Clinic].require(clinic_id))
+        return reply(platform_of(rt, who).clinic(clinic_id))
+    return with_etag(clinic_caller(rt, who).practice.uow[Clinic].require(clinic_id))

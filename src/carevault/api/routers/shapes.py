@@ -139,7 +139,7 @@ class Paging:
     cursor: str | None
 
 
-def paging(
+async def paging(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Paging:
