@@ -7,8 +7,11 @@ Only EdDSA is accepted: ``alg=none``, HMAC and any other algorithm are refused.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import jwt
 
@@ -39,9 +42,13 @@ class Claims:
 class TokenKeys:
     """Issues and verifies the platform's JWTs."""
 
+    VERIFIED = 4096  # signatures remembered (a token is checked once per process, not per use)
+
     def __init__(self, ring: Keyring) -> None:
         ring.ensure_tenant(PLATFORM)
         self.signer = Signer(ring, PLATFORM)
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def issue(
         self,
@@ -75,29 +82,7 @@ class TokenKeys:
 
     def verify(self, token: str, *, purpose: str = "access", now: datetime | None = None) -> Claims:
         """The claims of a genuine, unexpired token for ``purpose``; InvalidToken if not."""
-        try:
-            header = jwt.get_unverified_header(token)
-            if header.get("alg") != "EdDSA":
-                raise InvalidToken("token: only EdDSA-signed tokens are accepted")
-            kid = int(str(header.get("kid", "")))
-            key = self.signer.public_key(kid)
-            if key is None:
-                raise InvalidToken("token: signed with an unknown key")
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=["EdDSA"],
-                issuer=ISSUER,
-                options={
-                    "require": ["exp", "iat", "sub", "iss"],
-                    "verify_exp": now is None,
-                    "verify_iat": now is None,  # with a clock of its own, checked below
-                },
-            )
-        except jwt.ExpiredSignatureError:
-            raise InvalidToken("token: expired") from None
-        except (jwt.PyJWTError, ValueError):
-            raise InvalidToken("token: not a valid token") from None
+        claims = self._genuine(token, check_expiry=now is None)
         if now is not None and claims["exp"] <= int(now.timestamp()):
             raise InvalidToken("token: expired")
         if now is not None and int(claims["iat"]) > int(now.timestamp()) + 60:
@@ -118,3 +103,42 @@ class TokenKeys:
     def rotate(self) -> int:
         """Sign with a new key from now on; returns its version."""
         return self.signer.rotate()
+
+    def _genuine(self, token: str, check_expiry: bool) -> dict[str, Any]:
+        """A token's payload once its EdDSA signature, by a key still held, is verified.
+
+        A signature verified once is remembered (the expiry and purpose are checked on
+        every use by the caller); a token naming an unknown key is refused before that.
+        """
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != "EdDSA":
+                raise InvalidToken("token: only EdDSA-signed tokens are accepted")
+            kid = int(str(header.get("kid", "")))
+            key = self.signer.public_key(kid)
+            if key is None:
+                raise InvalidToken("token: signed with an unknown key")
+            with self._lock:
+                known = self._verified.get(token)
+            if known is not None and not check_expiry:
+                return known
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=["EdDSA"],
+                issuer=ISSUER,
+                options={
+                    "require": ["exp", "iat", "sub", "iss"],
+                    "verify_exp": check_expiry,
+                    "verify_iat": check_expiry,  # with a clock of its own, checked by the caller
+                },
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("token: expired") from None
+        except (jwt.PyJWTError, ValueError):
+            raise InvalidToken("token: not a valid token") from None
+        with self._lock:
+            self._verified[token] = claims
+            while len(self._verified) > self.VERIFIED:
+                self._verified.popitem(last=False)
+        return claims
