@@ -271,7 +271,7 @@ def _appointments(
         start = datetime(day.year, day.month, day.day, hour, 0, tzinfo=zone)
         appt = scheduling.book(
             practice=p,
-            past_visit=day < today,
+            past_visit=start < p.now(),  # today's earlier hours are past visits too
             patient_id=patient.id,
             provider_id=doctor.id,
             start=start,
