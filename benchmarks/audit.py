@@ -35,7 +35,7 @@ def _person(i: int) -> dict[str, Any]:
         "first_name": f"Quinlan{i}",
         "last_name": "Whitford",
         "date_of_birth": "1961-07-04",
-        "gender": "female",
+        "gender": "FEMALE",
         "email": f"q{i}@example.org",
         "ssn": f"987-65-{i % 10000:04d}",
     }

@@ -46,7 +46,7 @@ def _person(i: int) -> dict[str, Any]:
         "first_name": f"Quinlan{i}",
         "last_name": f"Whitford{i % 97}",
         "date_of_birth": "1961-07-04",
-        "gender": "female",
+        "gender": "FEMALE",
         "email": f"q{i}@example.org",
         "phone": f"+1 415 555 {i % 10000:04d}",
         "ssn": f"987-65-{i % 10000:04d}",

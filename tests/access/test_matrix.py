@@ -410,7 +410,7 @@ CLINIC_OPS: dict[str, tuple[ClinicOp, set[Role]]] = {
             first_name="N",
             last_name="Matrix",
             date_of_birth="1990-01-01",
-            gender="male",
+            gender="MALE",
         ),
         FRONT,
     ),

@@ -185,7 +185,7 @@ def test_registrations_are_listed_and_converted_once(sqlite_api: Api) -> None:
     _problem(c.post(path, json={"mrn": "MRN-R1"}, headers=staff), 428)
     _problem(c.post(path, json={"mrn": "MRN-R1"}, headers={**staff, "If-Match": '"7"'}), 412)
     converted = c.post(
-        path, json={"mrn": "MRN-R1", "gender": "female"}, headers={**staff, "If-Match": etag}
+        path, json={"mrn": "MRN-R1", "gender": "FEMALE"}, headers={**staff, "If-Match": etag}
     )
     assert converted.status_code == 201, converted.text
     patient = c.get(converted.headers["location"], headers=staff)
@@ -216,12 +216,12 @@ def test_appointments_by_status_documents_by_type_and_the_audit_export(sqlite_ap
     )
     staff = api.headers(Role.STAFF)
     path = f"{PREFIX}/providers/{world.doctor.id}/appointments"
-    first = c.get(path, params={"status": "scheduled", "limit": 1}, headers=staff).json()
+    first = c.get(path, params={"status": "SCHEDULED", "limit": 1}, headers=staff).json()
     second = c.get(
-        path, params={"status": "scheduled", "limit": 1, "cursor": first["next"]}, headers=staff
+        path, params={"status": "SCHEDULED", "limit": 1, "cursor": first["next"]}, headers=staff
     ).json()
     assert [x["id"] for x in first["items"] + second["items"]] == [booked[0].id, booked[2].id]
-    confirmed = c.get(path, params={"status": "confirmed"}, headers=staff).json()["items"]
+    confirmed = c.get(path, params={"status": "CONFIRMED"}, headers=staff).json()["items"]
     assert [x["id"] for x in confirmed] == [booked[1].id]
     _problem(c.get(path, params={"status": "lost"}, headers=staff), 422)
 
@@ -291,7 +291,7 @@ def test_records_by_code_and_medication_users_by_id_and_critical_events(sqlite_a
     today = world.practice.now().date().isoformat()
     every = c.get(f"{PREFIX}/audit/events", params={"day": today}, headers=auditor).json()
     critical = c.get(
-        f"{PREFIX}/audit/events", params={"day": today, "level": "critical"}, headers=auditor
+        f"{PREFIX}/audit/events", params={"day": today, "level": "CRITICAL"}, headers=auditor
     ).json()
-    assert {e["level"] for e in critical["items"]} == {"critical"}  # the denials above
+    assert {e["level"] for e in critical["items"]} == {"CRITICAL"}  # the denials above
     assert {e["id"] for e in critical["items"]} < {e["id"] for e in every["items"]}

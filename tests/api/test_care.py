@@ -42,7 +42,7 @@ def test_a_visit_from_booking_to_payment(sqlite_api: Api) -> None:
         moved = _step(api, f"/appointments/{aid}/{step}", etag, Role.STAFF)
         assert moved.status_code == 200, moved.text
         etag = moved.headers["etag"]
-    assert moved.json()["status"] == "completed"
+    assert moved.json()["status"] == "COMPLETED"
     _problem(_step(api, f"/appointments/{aid}/confirm", etag, Role.STAFF), 409)  # transition
 
     note = c.post(

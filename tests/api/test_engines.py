@@ -18,7 +18,7 @@ def test_a_clinic_day_through_http(engine_api: Api) -> None:
             "first_name": "Ana",
             "last_name": "Lopez",
             "date_of_birth": "1984-03-02",
-            "gender": "female",
+            "gender": "FEMALE",
             "email": "ana@example.org",
         },
         headers={**staff, "Idempotency-Key": "one"},

@@ -159,7 +159,7 @@ class Maker:
         self.send(
             "/registrations/{registration_id}/conversion",
             f"/registrations/{reg.json()['id']}/conversion",
-            json={"mrn": f"RG-{n}", "gender": "male"},
+            json={"mrn": f"RG-{n}", "gender": "MALE"},
             headers={"If-Match": reg.headers["etag"]},
         )
         self.send(
@@ -190,7 +190,7 @@ def _person(n: int) -> dict[str, Any]:
         "first_name": "Ana",
         "last_name": "Lopez",
         "date_of_birth": "1984-03-02",
-        "gender": "female",
+        "gender": "FEMALE",
     }
 
 
@@ -321,7 +321,7 @@ def test_every_list_gives_each_item_once_by_pages_of_seven(sqlite_api: Api) -> N
         "/registrations": ({"status": "PENDING"}, staff_h, lambda: registrations),
         "/schedule": ({"day": day.isoformat()}, staff_h, lambda: bookings),
         f"/providers/{world.doctor.id}/appointments": (
-            {"status": "scheduled"},
+            {"status": "SCHEDULED"},
             staff_h,
             lambda: bookings,
         ),

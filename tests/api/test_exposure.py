@@ -169,7 +169,7 @@ def _reads(world: World, mine: Patient, stranger: Patient, providers: list[str])
         span = {"start": "2027-04-05T00:00:00Z", "end": "2027-04-06T00:00:00Z"}
         calls += [
             get(f"/providers/{provider}/timeline", **span),
-            get(f"/providers/{provider}/appointments", status="scheduled"),
+            get(f"/providers/{provider}/appointments", status="SCHEDULED"),
         ]
     return calls
 

@@ -100,7 +100,7 @@ def test_a_generated_client_drives_the_newcomer_path(sqlite_api: Api, tmp_path: 
                 first_name="Ana",
                 last_name="Lopez",
                 date_of_birth=date(1984, 3, 2),
-                gender=m.Gender("female"),
+                gender=m.Gender("FEMALE"),
                 phone="+1 415 555 0142",
             ),
         )

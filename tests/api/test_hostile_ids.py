@@ -70,7 +70,7 @@ def test_hostile_ids_are_withheld_and_the_trail_still_lists(
                 assert sent.status_code < 500, (method, path, sent.text)
     auditor = api.headers(Role.ADMIN)
     day = datetime.now(UTC).date().isoformat()
-    for level in (None, "critical", "hipaa", "standard"):
+    for level in (None, "CRITICAL", "HIPAA", "STANDARD"):
         params = {"day": day} if level is None else {"day": day, "level": level}
         listed = c.get(f"{PREFIX}/audit/events", params=params, headers=auditor)
         assert listed.status_code == 200, listed.text

@@ -20,7 +20,7 @@ PERSON: dict[str, Any] = {
     "first_name": "Ana",
     "last_name": "Lopez",
     "date_of_birth": "1984-03-02",
-    "gender": "female",
+    "gender": "FEMALE",
     "email": "ana.lopez@example.org",
     "ssn": "123-45-6789",
 }

@@ -262,7 +262,7 @@ def _registration(w: Any) -> Any:
 def _convert(h: Http, w: Any) -> httpx.Response:
     reg = _registration(w)
     path = f"/registrations/{reg.id}/conversion"
-    return h.send("POST", path, reg.version, json={"mrn": f"RG-{next(ids)}", "gender": "male"})
+    return h.send("POST", path, reg.version, json={"mrn": f"RG-{next(ids)}", "gender": "MALE"})
 
 
 def _spare_client(w: Any) -> Any:
@@ -309,7 +309,7 @@ CLINIC_HTTP: dict[str, Callable[[Http, Any], httpx.Response]] = {
             "first_name": "N",
             "last_name": "Matrix",
             "date_of_birth": "1990-01-01",
-            "gender": "male",
+            "gender": "MALE",
         },
     ),
     "register intake": lambda h, w: h.send(
@@ -358,7 +358,7 @@ CLINIC_HTTP: dict[str, Callable[[Http, Any], httpx.Response]] = {
     "verify audit": lambda h, w: h.send("GET", "/audit/verify"),
     # routes only the API has (their tables are below)
     "appointments by status": lambda h, w: h.send(
-        "GET", f"/providers/{w.doctor.id}/appointments", params={"status": "scheduled"}
+        "GET", f"/providers/{w.doctor.id}/appointments", params={"status": "SCHEDULED"}
     ),
     "documents by type": lambda h, w: h.send("GET", "/documents", params={"doc_type": "OTHER"}),
     "registrations": lambda h, w: h.send("GET", "/registrations"),
@@ -388,7 +388,7 @@ CLINIC_HTTP: dict[str, Callable[[Http, Any], httpx.Response]] = {
         "POST", "/records/search", json={"by": "code", "value": "I10"}
     ),
     "critical events": lambda h, w: h.send(
-        "GET", "/audit/events", params={"day": DAY, "level": "critical"}
+        "GET", "/audit/events", params={"day": DAY, "level": "CRITICAL"}
     ),
 }
 API_ONLY: dict[str, set[Role]] = {

@@ -22,7 +22,7 @@ FIXED = {"kind": "note", "step": "confirm"}
 QUERY = {
     "/timeline": {"start": "2027-05-03T00:00:00Z", "end": "2027-05-04T00:00:00Z"},
     "/availability": {"day": "2027-05-03"},
-    "/appointments": {"status": "scheduled"},
+    "/appointments": {"status": "SCHEDULED"},
 }
 BODY = {"/shred": {"reason": "PATIENT_REQUEST"}, "/{step}": {}}
 UNKNOWN = "01JCW3Q4ZJ8X2M5N7P9R1T3V5X"

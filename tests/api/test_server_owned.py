@@ -50,7 +50,7 @@ def _creates(api: Api) -> dict[str, tuple[str, Role, dict[str, Any], type]]:
                 "first_name": "A",
                 "last_name": "B",
                 "date_of_birth": "1980-01-01",
-                "gender": "female",
+                "gender": "FEMALE",
             },
             Patient,
         ),

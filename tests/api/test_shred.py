@@ -32,6 +32,6 @@ def test_an_admin_shreds_a_patient_with_a_reason_and_the_trail_still_verifies(
     events = [e for s in range(trail.shards) for e in trail.query("gsi1", f"AUDIT#DAY#{day}#S{s}")]
     shredded = [e for e in events if e.resource_type == "PATIENT_KEY"]
     assert len(shredded) == 1
-    assert shredded[0].level.value == "critical" and shredded[0].purpose == "PATIENT_REQUEST"
+    assert shredded[0].level.value == "CRITICAL" and shredded[0].purpose == "PATIENT_REQUEST"
     assert shredded[0].patient_id == person.id
     assert verify(trail).intact

@@ -29,7 +29,7 @@ def main(data: str, keys: str, root: str, tenant: str) -> None:
             first_name="Kill",
             last_name="Test",
             date_of_birth="1980-01-01",
-            gender="other",
+            gender="OTHER",
         )
         print(f"W {request} {person.id}", flush=True)
         practice.uow[Patient].require(person.id)

@@ -41,7 +41,7 @@ class Clinic:
                 first_name=f"Odile{i}",
                 last_name="Marchetti",
                 date_of_birth="1958-02-11",
-                gender="female",
+                gender="FEMALE",
             ).id
             for i in range(4)
         ]

@@ -42,7 +42,7 @@ def test_writes_reads_and_searches_are_recorded_without_phi(
         first_name="Annabel",
         last_name="Quist",
         date_of_birth="1970-01-01",
-        gender="female",
+        gender="FEMALE",
         email="aq@example.org",
     )
     assert ("CREATE", "PATIENT", ann.id) in _events(p)
@@ -53,7 +53,7 @@ def test_writes_reads_and_searches_are_recorded_without_phi(
             first_name="B",
             last_name="C",
             date_of_birth="1970-01-01",
-            gender="male",
+            gender="MALE",
         )
     assert sum(1 for e in _events(p) if e[0] == "CREATE") == 1  # the failed write left none
     p.uow[Patient].require(ann.id)

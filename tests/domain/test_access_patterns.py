@@ -170,8 +170,8 @@ def test_a7_provider_appointments_and_blocks_in_a_range(world: World) -> None:
         start_time="12:00",
         end_time="13:00",
         reason="Lunch",
-        type="break",
-        recurrence={"type": "daily"},
+        type="BREAK",
+        recurrence={"type": "DAILY"},
     )
     world.store.reset()
     line = scheduling.provider_timeline(
@@ -421,8 +421,8 @@ def test_a16_free_slots_are_hours_minus_appointments_and_blocks(world: World) ->
         start_time="12:00",
         end_time="13:00",
         reason="Lunch",
-        type="break",
-        recurrence={"type": "weekly", "days_of_week": [1, 3]},
+        type="BREAK",
+        recurrence={"type": "WEEKLY", "days_of_week": [1, 3]},
     )
     world.store.reset()
     slots = scheduling.free_slots(

@@ -116,7 +116,7 @@ def cases(w: World, other: World) -> list[Case]:
             "first_name": "A",
             "last_name": "B",
             "date_of_birth": "1990-01-01",
-            "gender": "male",
+            "gender": "MALE",
         }
         return patients.register(practice=p, **{**base, **kw})
 
@@ -232,7 +232,7 @@ def cases(w: World, other: World) -> list[Case]:
                 start_time="12:00",
                 end_time="13:00",
                 reason="x",
-                recurrence={"type": "custom", "rule": "FREQ=SOMETIMES"},
+                recurrence={"type": "CUSTOM", "rule": "FREQ=SOMETIMES"},
             ),
             ValidationError,
             "time_block.recurrence.rule",

@@ -116,8 +116,8 @@ def test_recurring_blocks_refuse_bookings_on_their_days_only(world: World) -> No
         start_time="12:00",
         end_time="13:00",
         reason="Team meeting",
-        type="meeting",
-        recurrence={"type": "weekly", "days_of_week": [1, 3], "end_date": "2027-03-31"},
+        type="MEETING",
+        recurrence={"type": "WEEKLY", "days_of_week": [1, 3], "end_date": "2027-03-31"},
     )
     with pytest.raises(Unavailable) as refused:
         book(world, local(2027, 3, 10, 12, 30), local(2027, 3, 10, 13, 0))  # a Wednesday
@@ -136,8 +136,8 @@ def test_recurring_blocks_refuse_bookings_on_their_days_only(world: World) -> No
         start_time="16:00",
         end_time="17:00",
         reason="Admin",
-        type="admin",
-        recurrence={"type": "custom", "rule": "FREQ=MONTHLY;BYDAY=1FR"},
+        type="ADMIN",
+        recurrence={"type": "CUSTOM", "rule": "FREQ=MONTHLY;BYDAY=1FR"},
     )
     with pytest.raises(Unavailable):
         book(world, local(2027, 3, 5, 16), local(2027, 3, 5, 16, 30))  # first Friday of March
@@ -255,10 +255,10 @@ def test_the_appointment_workflow_keeps_its_history(world: World) -> None:
     )
     again = world.practice.uow[Appointment].require(appt.id)
     assert [h.status.value for h in again.status_history] == [
-        "scheduled",
-        "confirmed",
-        "checked-in",
-        "completed",
+        "SCHEDULED",
+        "CONFIRMED",
+        "CHECKED_IN",
+        "COMPLETED",
     ]
     assert [n.notes for n in again.notes_history] == ["Bring the ECG next time", "ECG received"]
     no_show = book(world, local(2027, 3, 1, 10), local(2027, 3, 1, 10, 30))
@@ -279,7 +279,7 @@ def test_a_block_added_meanwhile_cancels_a_booking_decided_before_it(world: Worl
         start_time="09:00",
         end_time="10:00",
         reason="Surgery",
-        type="other",
+        type="OTHER",
     )
     p.uow.stage([scheduling._schedule_guard(p, world.doctor.id, seen)])
     with pytest.raises(ConflictError, match="schedule changed"):

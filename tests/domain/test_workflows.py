@@ -173,13 +173,13 @@ def test_registration_converts_into_a_patient(world: World) -> None:
         concerns=["anxiety"],
     )
     patient = clinical.convert_registration(
-        practice=p, registration_id=reg.id, mrn="MRN-IVY", gender="female"
+        practice=p, registration_id=reg.id, mrn="MRN-IVY", gender="FEMALE"
     )
     assert patient.conditions == ["anxiety"] and patient.email == "ivy.lark@example.org"
     assert p.uow[Registration].require(reg.id).patient_id == patient.id
     with pytest.raises(InvalidTransition):
         clinical.convert_registration(
-            practice=p, registration_id=reg.id, mrn="MRN-IVY2", gender="female"
+            practice=p, registration_id=reg.id, mrn="MRN-IVY2", gender="FEMALE"
         )
 
 

@@ -60,7 +60,7 @@ class World:
             "first_name": f"Quinlan{self.seq}",
             "last_name": last,
             "date_of_birth": "1961-07-04",
-            "gender": "female",
+            "gender": "FEMALE",
             "email": f"q{self.seq}.{last.lower()}@example.org",
             "phone": f"(415) 555-{self.seq:04d}",
             "ssn": f"987-65-{self.seq:04d}",

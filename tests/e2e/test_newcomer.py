@@ -116,7 +116,7 @@ def test_newcomer_path(demo: tuple[str, list[str]]) -> None:
                 "first_name": "Rosa",
                 "last_name": "Delgado",
                 "date_of_birth": "1990-05-17",
-                "gender": "female",
+                "gender": "FEMALE",
                 "email": "rosa.delgado@example.org",
             },
             headers={**auth, "Idempotency-Key": "newcomer-1"},

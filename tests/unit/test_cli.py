@@ -72,7 +72,7 @@ def test_init_and_key_commands(tmp_path: Path) -> None:
             first_name="Ann",
             last_name="Lee",
             date_of_birth="1980-01-02",
-            gender="female",
+            gender="FEMALE",
             email=f"ann{i}@example.org",
         )
         for i in (1, 2)
@@ -107,7 +107,7 @@ def test_init_and_key_commands(tmp_path: Path) -> None:
             first_name="B",
             last_name="C",
             date_of_birth="1980-01-02",
-            gender="male",
+            gender="MALE",
         )
     with pytest.raises(KeyDestroyed):
         after.uow[Patient].get(gone.id)

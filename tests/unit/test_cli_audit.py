@@ -39,7 +39,7 @@ def test_verify_disclosures_and_export(tmp_path: Path) -> None:
         first_name="Ada",
         last_name="Byron",
         date_of_birth="1980-01-01",
-        gender="female",
+        gender="FEMALE",
     )
     p.uow[Patient].require(person.id)
     ok = runner.invoke(app, ["audit", "verify"], env=env)

@@ -29,9 +29,9 @@ class Action(StrEnum):
 
 
 class Level(StrEnum):
-    STANDARD = "standard"
-    HIPAA = "hipaa"
-    CRITICAL = "critical"
+    STANDARD = "STANDARD"
+    HIPAA = "HIPAA"
+    CRITICAL = "CRITICAL"
 
 
 class Outcome(StrEnum):

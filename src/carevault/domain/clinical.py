@@ -322,17 +322,17 @@ class Document(Entity):
 
 
 class SessionType(StrEnum):
-    INDIVIDUAL = "individual"
-    GROUP = "group"
-    FAMILY = "family"
-    ASSESSMENT = "assessment"
+    INDIVIDUAL = "INDIVIDUAL"
+    GROUP = "GROUP"
+    FAMILY = "FAMILY"
+    ASSESSMENT = "ASSESSMENT"
 
 
 class Attendance(StrEnum):
-    ATTENDED = "attended"
-    LATE = "late"
-    NO_SHOW = "no-show"
-    CANCELLED = "cancelled"
+    ATTENDED = "ATTENDED"
+    LATE = "LATE"
+    NO_SHOW = "NO_SHOW"
+    CANCELLED = "CANCELLED"
 
 
 class TreatmentPlan(BaseModel):

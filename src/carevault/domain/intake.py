@@ -32,11 +32,11 @@ class ConsentKind(StrEnum):
 
 
 class Channel(StrEnum):
-    EMAIL = "email"
-    PHONE = "phone"
-    SMS = "sms"
-    MAIL = "mail"
-    PORTAL = "portal"
+    EMAIL = "EMAIL"
+    PHONE = "PHONE"
+    SMS = "SMS"
+    MAIL = "MAIL"
+    PORTAL = "PORTAL"
 
 
 class Consent(Entity):

@@ -25,10 +25,10 @@ from carevault.domain.base import FieldClass as C
 
 
 class Gender(StrEnum):
-    MALE = "male"
-    FEMALE = "female"
-    OTHER = "other"
-    UNDISCLOSED = "prefer-not-to-say"
+    MALE = "MALE"
+    FEMALE = "FEMALE"
+    OTHER = "OTHER"
+    UNDISCLOSED = "PREFER_NOT_TO_SAY"
 
 
 class PatientStatus(StrEnum):
@@ -46,9 +46,9 @@ class AccountStatus(StrEnum):
 
 
 class ContactMethod(StrEnum):
-    PHONE = "phone"
-    EMAIL = "email"
-    SMS = "sms"
+    PHONE = "PHONE"
+    EMAIL = "EMAIL"
+    SMS = "SMS"
 
 
 class BloodType(StrEnum):

@@ -30,12 +30,12 @@ MAX_APPOINTMENT = timedelta(hours=3)
 
 
 class AppointmentType(StrEnum):
-    CONSULTATION = "consultation"
-    FOLLOW_UP = "follow-up"
-    PROCEDURE = "procedure"
-    URGENT = "urgent"
-    CHECKUP = "checkup"
-    THERAPY = "therapy"
+    CONSULTATION = "CONSULTATION"
+    FOLLOW_UP = "FOLLOW_UP"
+    PROCEDURE = "PROCEDURE"
+    URGENT = "URGENT"
+    CHECKUP = "CHECKUP"
+    THERAPY = "THERAPY"
 
 
 class Mode(StrEnum):
@@ -45,12 +45,12 @@ class Mode(StrEnum):
 
 
 class AppointmentStatus(StrEnum):
-    SCHEDULED = "scheduled"
-    CONFIRMED = "confirmed"
-    CHECKED_IN = "checked-in"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    NO_SHOW = "no-show"
+    SCHEDULED = "SCHEDULED"
+    CONFIRMED = "CONFIRMED"
+    CHECKED_IN = "CHECKED_IN"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+    NO_SHOW = "NO_SHOW"
 
 
 S = AppointmentStatus
@@ -213,17 +213,17 @@ class Appointment(Entity):
 
 
 class BlockType(StrEnum):
-    BREAK = "break"
-    ADMIN = "admin"
-    MEETING = "meeting"
-    VACATION = "vacation"
-    OTHER = "other"
+    BREAK = "BREAK"
+    ADMIN = "ADMIN"
+    MEETING = "MEETING"
+    VACATION = "VACATION"
+    OTHER = "OTHER"
 
 
 class Repeat(StrEnum):
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    CUSTOM = "custom"
+    DAILY = "DAILY"
+    WEEKLY = "WEEKLY"
+    CUSTOM = "CUSTOM"
 
 
 class Recurrence(BaseModel):

@@ -130,7 +130,9 @@ def _check_schedule(p: Practice, profile: ProviderProfile, start: datetime, end:
     for block in blocks_from(p.system, profile.id, first):  # read to decide, not shown
         for interval in block_intervals(p, [block], first, last):
             if _overlaps(interval, (start, end)):
-                raise Unavailable("appointment.start", f"inside a {block.type.value} time block")
+                raise Unavailable(
+                    "appointment.start", f"inside a {block.type.value.lower()} time block"
+                )
     return version
 
 
@@ -193,7 +195,7 @@ def book(*, practice: Practice, past_visit: bool = False, **fields: Any) -> Appo
         day=day,
         created_by=p.uow.actor,
         updated_by=p.uow.actor,
-        status_history=[{"status": "scheduled", "at": p.now(), "by": p.uow.actor}],
+        status_history=[{"status": AppointmentStatus.SCHEDULED, "at": p.now(), "by": p.uow.actor}],
     )
     profile = p.uow[ProviderProfile].get(draft.provider_id)
     if profile is None:

@@ -113,7 +113,7 @@ def _patient(
         first_name=first,
         last_name=last,
         date_of_birth=fake.date_of_birth(minimum_age=2, maximum_age=95),
-        gender=rng.choice(["male", "female", "other"]),
+        gender=rng.choice(["MALE", "FEMALE", "OTHER"]),
         email=f"{first}.{last}.{rng.randrange(10**6)}@example.org".lower(),
         phone=f"+1 {rng.randrange(201, 989)} 555 {rng.randrange(10**4):04d}",
         ssn=f"{rng.randrange(100, 899)}-{rng.randrange(10, 99)}-{rng.randrange(1000, 9999)}",
@@ -173,8 +173,8 @@ def _provider(p: Practice, user: User, specialization: str) -> None:
         start_time="12:00",
         end_time="13:00",
         reason="Lunch",
-        type="break",
-        recurrence={"type": "daily"},
+        type="BREAK",
+        recurrence={"type": "DAILY"},
     )
 
 
@@ -276,7 +276,7 @@ def _appointments(
             provider_id=doctor.id,
             start=start,
             end=start + timedelta(minutes=30),
-            type=rng.choice(["consultation", "follow-up", "checkup"]),
+            type=rng.choice(["CONSULTATION", "FOLLOW_UP", "CHECKUP"]),
             reason="Follow-up visit",
             location="Room 2",
         )
@@ -372,7 +372,7 @@ def demo(
                 patient_id=person.id,
                 kind="HIPAA",
                 granted_at=p.now(),
-                channels=["email", "portal"],
+                channels=["EMAIL", "PORTAL"],
             )
             out.count("consents")
         if specialties == ["Psychotherapy"]:
@@ -383,7 +383,7 @@ def demo(
                     patient_id=person.id,
                     therapist_id=doctors[0].id,
                     session_date=p.now() - timedelta(days=7 * (i % 4 + 1)),
-                    session_type="individual",
+                    session_type="INDIVIDUAL",
                     duration_minutes=50,
                     notes="Practised grounding techniques.",
                     plan={

@@ -37,7 +37,7 @@ PATIENT_EXAMPLE = {
     "first_name": "Ana",
     "last_name": "Lopez",
     "date_of_birth": "1984-03-02",
-    "gender": "female",
+    "gender": "FEMALE",
     "email": "ana.lopez@example.org",
     "phone": "+1 415 555 0142",
 }

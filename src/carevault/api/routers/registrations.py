@@ -82,7 +82,7 @@ def convert_registration(
     expected: ExpectedVersion,
     request: Request,
     c: CallerDep,
-    body: Annotated[Conversion, Body(examples=[{"mrn": "MRN-000123", "gender": "female"}])],
+    body: Annotated[Conversion, Body(examples=[{"mrn": "MRN-000123", "gender": "FEMALE"}])],
 ) -> Response:
     """The patient takes the registration's details; the body adds or overrides fields."""
     patient = clinical.convert_registration(
