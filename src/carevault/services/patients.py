@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -17,9 +16,11 @@ from carevault.repo import credentials
 from carevault.repo.care import stage_care
 from carevault.repo.records import Staged
 from carevault.repo.unit import Listing, UnitOfWork
-from carevault.services import outbox
+from carevault.services import codes, outbox
 from carevault.services.practice import Practice
 from carevault.store import Attr, Delete, Put, Store
+
+KIND = "INVITE"  # the pointer from a portal invitation's code to it
 
 E = TypeVar("E", bound=Entity)
 INVITATION_TTL = timedelta(days=7)
@@ -135,14 +136,6 @@ def deactivate(*, practice: Practice, patient_id: str, version: int) -> Patient:
     return saved
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _pointer(token_hash: str) -> tuple[str, str]:
-    return f"INVITE#{token_hash}", "#"
-
-
 def invite(*, practice: Practice, patient_id: str) -> Invitation:
     """Invite a patient to the portal: the token goes to the patient's email through the
     clinic's outbox, in the same transaction, and to nobody else."""
@@ -156,7 +149,7 @@ def invite(*, practice: Practice, patient_id: str) -> Invitation:
     now = p.now()
     invitation = Invitation.create(
         patient_id=patient_id,
-        token_hash=_token_hash(token),
+        token_hash=codes.digest(token),
         expires_at=now + INVITATION_TTL,
         created_by=p.uow.actor,
         updated_by=p.uow.actor,
@@ -165,7 +158,7 @@ def invite(*, practice: Practice, patient_id: str) -> Invitation:
     p.uow[Patient].update(
         patient.changed(account_status=AccountStatus.PENDING, invitation_sent_at=now)
     )
-    pk, sk = _pointer(invitation.token_hash)
+    pk, sk = codes.pointer(KIND, invitation.token_hash)
     expires = int(invitation.expires_at.timestamp())
     pointer = {
         "pk": pk,
@@ -198,7 +191,7 @@ def invitation_by_token(
     """(clinic id, invitation) of a live token, or None if unknown or expired (A14: two gets)."""
     if not 20 <= len(token) <= 100:
         return None
-    pointer = store.get(*_pointer(_token_hash(token)))
+    pointer = store.get(*codes.pointer(KIND, codes.digest(token)))
     if pointer is None:
         return None
     found = UnitOfWork(store, ring, pointer["tenant"])[Invitation].get(pointer["invitation"])
@@ -243,7 +236,7 @@ def activate(*, store: Store, ring: Keyring, token: str, password: str | None = 
     now = p.now()
     user = open_portal(p, patient)
     p.uow[Invitation].update(invitation.changed(status=InvitationStatus.ACCEPTED, accepted_at=now))
-    p.uow.stage([Staged(Delete(*_pointer(invitation.token_hash)))])
+    p.uow.stage([Staged(Delete(*codes.pointer(KIND, invitation.token_hash)))])
     if password is not None:
         credentials.stage_password(p.uow, user.id, password, user.email)
     p.uow.commit()

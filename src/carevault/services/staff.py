@@ -6,7 +6,6 @@ user's own email (a staff message in the clinic's outbox, in the same transactio
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -22,8 +21,11 @@ from carevault.domain.staffing import InvitePurpose, StaffInvitation, StaffMessa
 from carevault.errors import InvalidTransition, PermissionDenied, StaleVersion, ValidationError
 from carevault.repo import credentials
 from carevault.repo.records import Staged
+from carevault.services import codes
 from carevault.services.practice import Practice
 from carevault.store import Attr, Delete, Put, Store
+
+KIND = "STAFFINVITE"  # the pointer from a staff invitation or reset's code to it
 
 TOKEN_TTL = timedelta(hours=72)
 STAFF_ROLES = frozenset(Role) - {Role.PATIENT, Role.SERVICE}
@@ -31,14 +33,6 @@ SUBJECTS = {
     InvitePurpose.INVITATION: "You are invited to {clinic} on carevault",
     InvitePurpose.RESET: "Set a new carevault password for {clinic}",
 }
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _pointer(token_hash: str) -> tuple[str, str]:
-    return f"STAFFINVITE#{token_hash}", "#"
 
 
 def invite(
@@ -57,14 +51,14 @@ def invite(
         StaffInvitation.create(
             user_id=user.id,
             purpose=purpose,
-            token_hash=_hash(token),
+            token_hash=codes.digest(token),
             expires_at=now + TOKEN_TTL,
             created_by=p.uow.actor,
             updated_by=p.uow.actor,
         )
     )
     pointer = {
-        "pk": _pointer(invitation.token_hash)[0],
+        "pk": codes.pointer(KIND, invitation.token_hash)[0],
         "sk": "#",
         "tenant": p.tenant,
         "invitation": invitation.id,
@@ -98,7 +92,7 @@ def staff_token(*, store: Store, ring: Keyring, token: str) -> tuple[str, StaffI
     """(clinic id, invitation) of a live staff token, or None (unknown, used, expired)."""
     if not 20 <= len(token) <= 100:
         return None
-    pointer = store.get(*_pointer(_hash(token)))
+    pointer = store.get(*codes.pointer(KIND, codes.digest(token)))
     if pointer is None:
         return None
     practice = Practice.open(store, ring, pointer["tenant"])
@@ -130,7 +124,7 @@ def accept(
     p.uow[StaffInvitation].update(
         invitation.changed(status=InvitationStatus.ACCEPTED, accepted_at=now)
     )
-    p.uow.stage([Staged(Delete(*_pointer(invitation.token_hash)))])
+    p.uow.stage([Staged(Delete(*codes.pointer(KIND, invitation.token_hash)))])
     credentials.stage_password(p.uow, user.id, password, user.email, totp_secret=secret)
     p.uow.commit()
     _event(p, Action.UPDATE, "CREDENTIAL", user.id)
