@@ -164,6 +164,8 @@ def _field_rule(error: Any, model: Any) -> tuple[str, str]:
     rule = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
     if error.get("type") == "missing":
         rule = "is required"
+    elif error.get("type") == "enum":  # the values a client may send, in the API's words
+        rule = f"must be one of {error.get('ctx', {}).get('expected', '')}".strip()
     if loc and loc[0] == "body":
         if len(loc) == 1:
             return "body", rule
