@@ -34,7 +34,13 @@ from carevault.domain.clinical import (
     RecordType,
     TreatmentRecord,
 )
-from carevault.domain.intake import Consent, InsuranceVerification, Registration, RegistrationStatus
+from carevault.domain.intake import (
+    Consent,
+    InsuranceVerification,
+    Registration,
+    RegistrationStatus,
+    VerificationStatus,
+)
 from carevault.domain.patient import Patient, PatientStatus
 from carevault.domain.scheduling import Appointment, AppointmentStatus, TimeBlock
 from carevault.errors import NotFound, PermissionDenied, ValidationError
@@ -279,6 +285,15 @@ PATIENT_OPS: dict[str, tuple[Op, Rule]] = {
             entity=InsuranceVerification,
             patient_id=c.patient.id,
             insurance={"provider": "Aetna", "policy_number": "P1"},
+        ),
+        {A: ALL, S: ALL, B: ALL},
+    ),
+    "insurance outcome": (
+        lambda g, c: clinical.record_outcome(
+            practice=g,
+            verification_id=(v := c.made(InsuranceVerification)).id,
+            version=v.version,
+            status=VerificationStatus.VERIFIED,
         ),
         {A: ALL, S: ALL, B: ALL},
     ),

@@ -186,3 +186,57 @@ def test_money_is_a_decimal_string_and_drafts_are_listed(sqlite_api: Api) -> Non
     drafts = c.get(f"{PREFIX}/invoices", params={"status": "DRAFT"}, headers=billing)
     assert drafts.status_code == 200
     assert made.json()["id"] in [i["id"] for i in drafts.json()["items"]]
+
+
+def test_a_verification_outcome_is_recorded_once(sqlite_api: Api) -> None:
+    api, c = sqlite_api, sqlite_api.client
+    staff = api.headers(Role.STAFF)
+    person = api.world.patient()
+    insurance = {"provider": "Aetna", "policy_number": "P1"}
+    owned = c.post(
+        f"{PREFIX}/insurance-verifications",
+        json={"patient_id": person.id, "insurance": insurance, "status": "VERIFIED"},
+        headers=staff,
+    )
+    assert owned.status_code == 422 and owned.json()["rule"] == "is set by the server"
+    made = c.post(
+        f"{PREFIX}/insurance-verifications",
+        json={"patient_id": person.id, "insurance": insurance},
+        headers=staff,
+    )
+    assert made.status_code == 201 and made.json()["status"] == "PENDING", made.text
+    url = f"{PREFIX}/insurance-verifications/{made.json()['id']}/outcome"
+    said = {"status": "VERIFIED", "result": {"coverage_active": True, "copay": 25}}
+    wrong = c.post(url, json=said, headers={**staff, "If-Match": made.headers["etag"]})
+    assert wrong.status_code == 422 and wrong.json()["field"].endswith("result.copay")
+    said["result"]["copay"] = "25.00"  # type: ignore[index]
+    done = c.post(url, json=said, headers={**staff, "If-Match": made.headers["etag"]})
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "VERIFIED" and done.json()["result"]["copay"] == "25.00"
+    assert done.json()["verified_at"] is not None
+    again = c.post(url, json=said, headers={**staff, "If-Match": done.headers["etag"]})
+    assert again.status_code == 409, again.text
+
+
+def test_the_contract_names_every_schema_and_operation_plainly(sqlite_api: Api) -> None:
+    document = sqlite_api.client.get(f"{PREFIX}/openapi.json").json()
+    names = list(document["components"]["schemas"])
+    # a name that leaks a module path (a__b__C) or a mode (-Input) means two models clash
+    assert all(name.isalnum() for name in names), [n for n in names if not n.isalnum()]
+    operations = [op for item in document["paths"].values() for op in item.values()]
+    ids = [op["operationId"] for op in operations]
+    assert len(ids) == len(set(ids)) and all(i.replace("_", "").isalnum() for i in ids)
+    assert not [i for i in ids if "api_v1" in i]  # named for what they do, not their path
+    for op in operations:  # every body is a named, typed schema: no bare "object"
+        for content in op.get("requestBody", {}).get("content", {}).values():
+            schema = content["schema"]
+            assert "$ref" in schema or schema.get("anyOf"), (op["operationId"], schema)
+        ok = [r for s, r in op["responses"].items() if s.startswith("2")]
+        for response in ok:
+            for content in response.get("content", {}).values():
+                if content.get("schema"):
+                    assert content["schema"].get("type") != "object" or content["schema"].get(
+                        "properties"
+                    ), op["operationId"]
+    mfa = document["paths"][f"{PREFIX}/sessions"]["post"]["responses"]
+    assert mfa["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/MfaTicket")

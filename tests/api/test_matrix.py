@@ -232,6 +232,12 @@ PATIENT_HTTP |= {
     "record by id": _by_id("records", lambda c: c.made(MedicalRecord)),
     "treatment by id": _by_id("treatment-records", lambda c: c.made(TreatmentRecord)),
     "consent by id": _by_id("consents", lambda c: c.made(Consent)),
+    "insurance outcome": lambda h, c: h.send(
+        "POST",
+        f"/insurance-verifications/{(v := c.made(InsuranceVerification)).id}/outcome",
+        v.version,
+        json={"status": "VERIFIED", "result": {"coverage_active": True, "copay": "25.00"}},
+    ),
     "insurance by id": _by_id("insurance-verifications", lambda c: c.made(InsuranceVerification)),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -127,6 +128,18 @@ def _errors(path: str, operation: dict[str, Any]) -> list[str]:
     return sorted(set(found))
 
 
+def _form_names(schema: dict[str, Any]) -> dict[str, Any]:
+    """A multipart body's schema named for its operation (``UploadDocumentForm``), not
+    FastAPI's ``Body_upload_document``."""
+    text = json.dumps(schema)
+    for name in list(schema["components"]["schemas"]):
+        if name.startswith("Body_"):
+            plain = "".join(w.title() for w in name.removeprefix("Body_").split("_")) + "Form"
+            text = text.replace(f'"{name}"', f'"{plain}"').replace(f'/{name}"', f'/{plain}"')
+    renamed: dict[str, Any] = json.loads(text)
+    return renamed
+
+
 def _if_match_required(operation: dict[str, Any]) -> None:
     """``If-Match`` where an update needs it: required, an ETag (a missing one is a 428)."""
     for param in operation.get("parameters", []):
@@ -157,6 +170,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
         components["Problem"] = problems.PROBLEM_SCHEMA
+        schema = _form_names(schema)
+        components = schema["components"]["schemas"]
         content = {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
         for path, item in schema.get("paths", {}).items():
             for operation in item.values():

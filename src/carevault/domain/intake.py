@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar, Literal
 
@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from carevault.domain.base import (
     SELF,
+    Cents,
     Email,
     Entity,
     FieldClass,
@@ -22,6 +23,7 @@ from carevault.domain.base import (
 )
 from carevault.domain.base import FieldClass as C
 from carevault.domain.patient import Insurance
+from carevault.errors import InvalidTransition, ValidationError
 
 
 class ConsentKind(StrEnum):
@@ -77,8 +79,8 @@ class VerificationResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
     coverage_active: bool
     plan_name: str | None = Field(default=None, max_length=200)
-    copay: int | None = Field(default=None, ge=0)
-    deductible_remaining: int | None = Field(default=None, ge=0)
+    copay: Cents | None = None
+    deductible_remaining: Cents | None = None
     message: str | None = Field(default=None, max_length=1000)
 
 
@@ -87,6 +89,7 @@ class InsuranceVerification(Entity):
 
     TYPE: ClassVar[str] = "INSVER"
     RESOURCE: ClassVar[str | None] = "insurance"
+    SERVER_OWNED: ClassVar[frozenset[str]] = frozenset({"status", "result", "verified_at"})
     CLASSES: ClassVar[dict[str, FieldClass]] = {"insurance": C.FINANCIAL, "result": C.FINANCIAL}
     PHI: ClassVar[frozenset[str]] = frozenset({"insurance", "result"})
     KEYS: ClassVar[tuple[Key, ...]] = (
@@ -104,6 +107,18 @@ class InsuranceVerification(Entity):
     status: VerificationStatus = VerificationStatus.PENDING
     result: VerificationResult | None = None
     verified_at: UtcDateTime | None = None
+
+    def decided(
+        self, status: VerificationStatus, result: VerificationResult | None, at: datetime
+    ) -> InsuranceVerification:
+        """The outcome recorded: a pending verification is verified or rejected, once."""
+        if self.status is not VerificationStatus.PENDING:
+            raise InvalidTransition(
+                "insurance_verification.status", f"is {self.status.value} already"
+            )
+        if status is VerificationStatus.PENDING:
+            raise ValidationError("insurance_verification.status", "must be VERIFIED or REJECTED")
+        return self.changed(status=status, result=result, verified_at=at, updated_at=at)
 
 
 class RegistrationStatus(StrEnum):

@@ -15,7 +15,13 @@ from carevault.domain.clinical import (
     RecordType,
 )
 from carevault.domain.ids import new_id
-from carevault.domain.intake import Registration, RegistrationStatus
+from carevault.domain.intake import (
+    InsuranceVerification,
+    Registration,
+    RegistrationStatus,
+    VerificationResult,
+    VerificationStatus,
+)
 from carevault.domain.patient import Patient
 from carevault.errors import (
     ConfigurationError,
@@ -178,5 +184,23 @@ def convert_registration(
     p.uow[Registration].update(
         reg.changed(status=RegistrationStatus.CONVERTED, patient_id=patient.id)
     )
+    p.uow.commit()
+    return saved
+
+
+def record_outcome(
+    *,
+    practice: Practice,
+    verification_id: str,
+    version: int,
+    status: VerificationStatus,
+    result: VerificationResult | None = None,
+) -> InsuranceVerification:
+    """Record what the payer said of a pending insurance verification (If-Match)."""
+    p = practice
+    found = p.uow[InsuranceVerification].for_change(verification_id)
+    if found.version != version:
+        raise StaleVersion(f"insurance verification: is at version {found.version}, not {version}")
+    saved = p.uow[InsuranceVerification].update(found.decided(status, result, p.now()))
     p.uow.commit()
     return saved

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
 from carevault.access.policy import SERVED
-from carevault.api.contract import changes, named, new, page_of, shown
+from carevault.api.contract import Money, changes, named, new, page_of, shown
 from carevault.api.deps import CallerDep
 from carevault.api.protocol import ExpectedVersion
 from carevault.api.routers.shapes import (
@@ -39,7 +39,12 @@ from carevault.domain.clinical import (
     RecordType,
     TreatmentRecord,
 )
-from carevault.domain.intake import Consent, InsuranceVerification
+from carevault.domain.intake import (
+    Consent,
+    InsuranceVerification,
+    VerificationResult,
+    VerificationStatus,
+)
 from carevault.domain.patient import Patient, PatientStatus
 from carevault.services import clinical, notes, patients
 
@@ -352,3 +357,58 @@ def invite_patient(patient_id: PathId, c: CallerDep) -> Response:
     expires = invitation.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     answer = {"invitation_id": invitation.id, "delivery": "email", "expires_at": expires}
     return reply(answer, 202)
+
+
+@named("insurance_verification.result")
+class NewVerificationResult(BaseModel):
+    """What the payer said: coverage, plan, and amounts as decimal strings."""
+
+    model_config = ConfigDict(extra="forbid")
+    coverage_active: StrictBool
+    plan_name: str | None = Field(default=None, max_length=200)
+    copay: Money | None = None
+    deductible_remaining: Money | None = None
+    message: str | None = Field(default=None, max_length=1000)
+
+
+@named("insurance_verification")
+class VerificationOutcome(BaseModel):
+    """A pending verification's outcome: verified (with what the payer said) or rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Literal[VerificationStatus.VERIFIED, VerificationStatus.REJECTED]
+    result: NewVerificationResult | None = None
+
+
+@router.post(
+    "/insurance-verifications/{verification_id}/outcome",
+    response_model=shown(InsuranceVerification),
+    summary="Record a pending insurance verification's outcome (If-Match; once)",
+)
+def record_verification_outcome(
+    verification_id: PathId,
+    expected: ExpectedVersion,
+    c: CallerDep,
+    body: Annotated[
+        VerificationOutcome,
+        Body(
+            examples=[
+                {
+                    "status": "VERIFIED",
+                    "result": {"coverage_active": True, "plan_name": "PPO", "copay": "25.00"},
+                }
+            ]
+        ),
+    ],
+) -> Response:
+    result = None
+    if body.result is not None:
+        result = VerificationResult.model_validate(body.result.model_dump())
+    saved = clinical.record_outcome(
+        practice=c.practice,
+        verification_id=verification_id,
+        version=expected,
+        status=body.status,
+        result=result,
+    )
+    return with_etag(saved)
