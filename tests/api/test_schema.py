@@ -49,13 +49,13 @@ CHECKS = [
     response_schema_conformance,
 ]
 EXAMPLES = settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     derandomize=True,
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-WRONG = settings(EXAMPLES, max_examples=15)
+WRONG = settings(EXAMPLES, max_examples=10)
 NAIVE = "2026-12-03T09:00:00"  # a date-time without an offset: a 422 naming it
 
 
