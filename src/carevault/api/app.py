@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -131,13 +130,16 @@ def _errors(path: str, operation: dict[str, Any]) -> list[str]:
 def _form_names(schema: dict[str, Any]) -> dict[str, Any]:
     """A multipart body's schema named for its operation (``UploadDocumentForm``), not
     FastAPI's ``Body_upload_document``."""
-    text = json.dumps(schema)
-    for name in list(schema["components"]["schemas"]):
-        if name.startswith("Body_"):
-            plain = "".join(w.title() for w in name.removeprefix("Body_").split("_")) + "Form"
-            text = text.replace(f'"{name}"', f'"{plain}"').replace(f'/{name}"', f'/{plain}"')
-    renamed: dict[str, Any] = json.loads(text)
-    return renamed
+    components = schema["components"]["schemas"]
+    for name in [n for n in components if n.startswith("Body_")]:
+        plain = "".join(w.title() for w in name.removeprefix("Body_").split("_")) + "Form"
+        components[plain] = components.pop(name)
+        for item in schema["paths"].values():
+            for operation in item.values():
+                for content in operation.get("requestBody", {}).get("content", {}).values():
+                    if content.get("schema", {}).get("$ref", "").endswith(f"/{name}"):
+                        content["schema"]["$ref"] = f"#/components/schemas/{plain}"
+    return schema
 
 
 def _if_match_required(operation: dict[str, Any]) -> None:

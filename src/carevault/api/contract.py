@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from typing import Annotated, Any, TypeVar, get_args
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -39,7 +39,6 @@ from carevault.domain.base import (
     kind_of,
     money_text,
 )
-from carevault.domain.billing import LineItem
 
 Money = Annotated[
     int,
@@ -92,28 +91,37 @@ def _model_of(annotation: Any) -> Any:
     return annotation
 
 
-@named("invoice.line_items")
-class NewLineItem(BaseModel):
-    """A line of a new invoice: its amount is ``quantity`` times ``unit_price``."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    description: str = Field(min_length=1, max_length=200, examples=["Consultation"])
-    code: str | None = Field(default=None, max_length=20, description="CPT or HCPCS code")
-    quantity: int = Field(default=1, ge=1, le=1000)
-    unit_price: Money
-
-
-INBOUND: dict[Any, Any] = {LineItem: NewLineItem, list[LineItem]: list[NewLineItem]}
-"""Nested models a request holds in another shape than a stored record."""
+@cache
+def inbound(model: type[BaseModel]) -> type[BaseModel]:
+    """A nested model as a request holds it (``NewLineItem``): its amounts are decimal
+    strings and its booleans strict; a model with neither is taken as it is."""
+    own = model.model_fields.values()
+    if not any(
+        _is_cents(i) or Cents in get_args(i.annotation) or i.annotation is bool for i in own
+    ):
+        return model
+    fields: dict[str, Any] = {
+        name: (_annotation(info, inbound=True), _field(info))
+        for name, info in model.model_fields.items()
+    }
+    made: type[BaseModel] = create_model(
+        f"New{model.__name__}",
+        __config__=ConfigDict(**model.model_config),
+        __doc__=model.__doc__ or model.__name__,
+        **fields,
+    )
+    return made
 
 
 def _annotation(info: FieldInfo, inbound: bool) -> Any:
     """A field's type with its constraints, as a request (``inbound``) or response has it."""
-    if inbound and info.annotation in INBOUND:
-        kind = INBOUND[info.annotation]
-        return Annotated[(kind, *info.metadata)] if info.metadata else kind
+    nested = _nested(info.annotation) if inbound else None
+    if nested is not None:
+        return Annotated[(nested, *info.metadata)] if info.metadata else nested
     if inbound and _is_cents(info):
         return Money
+    if inbound and Cents in get_args(info.annotation):  # an optional amount
+        return Money | None
     if inbound and info.annotation is bool:
         return StrictBool  # "yes" or 1 is not true
     if not info.metadata:
@@ -121,9 +129,28 @@ def _annotation(info: FieldInfo, inbound: bool) -> Any:
     return Annotated[(info.annotation, *info.metadata)]
 
 
+def _nested(annotation: Any) -> Any:
+    """The request form of a nested model, or of a list of them (None: not one)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return None if issubclass(annotation, Entity) else inbound(annotation)
+    args = get_args(annotation)
+    if get_origin(annotation) is list and len(args) == 1:
+        item = _nested(args[0])
+        return None if item is None else list[item]  # type: ignore[valid-type]
+    return None
+
+
 def _is_cents(info: FieldInfo) -> bool:
     own = Cents.__metadata__  # type: ignore[attr-defined]
     return info.annotation is int and any(m in own for m in info.metadata)
+
+
+def _field(info: FieldInfo, optional: bool = False) -> Any:
+    """A field's requiredness, default and description, as a request model declares it."""
+    if optional or not info.is_required():
+        default = None if optional else _default(info)
+        return Field(default=default, description=info.description)
+    return Field(description=info.description)
 
 
 def _default(info: FieldInfo) -> Any:
@@ -161,12 +188,10 @@ def new(
     fields: dict[str, Any] = {}
     for field, info in _writable(entity, drop):
         kind = _annotation(info, inbound=True)
-        if field in optional:
-            fields[field] = (kind | None, Field(default=None, description=info.description))
-        elif info.is_required():
-            fields[field] = (kind, Field(description=info.description))
-        else:
-            fields[field] = (kind, Field(default=_default(info), description=info.description))
+        fields[field] = (
+            kind | None if field in optional else kind,
+            _field(info, field in optional),
+        )
     made: type[BaseModel] = create_model(
         name or f"New{entity.__name__}", __config__=FORBID, __doc__=_doc(entity), **fields
     )
@@ -209,10 +234,4 @@ def page_of(item: type[BaseModel], name: str | None = None) -> type[BaseModel]:
     )
 
 
-def body(model: type[BaseModel], value: BaseModel) -> dict[str, Any]:
-    """A validated request body as service keywords: only the fields the client sent."""
-    assert isinstance(value, model)
-    return value.model_dump(exclude_unset=True)
-
-
-__all__ = ["Money", "body", "changes", "money_text", "new", "page_of", "shown"]
+__all__ = ["Money", "changes", "inbound", "money_text", "new", "page_of", "shown"]

@@ -93,7 +93,9 @@ def principal_of(request: Request, rt: Runtime, caller: Claims) -> Principal:
     )
 
 
-def _clinic_caller(rt: Runtime, principal: Principal, purpose: str | None = None) -> Caller:
+def clinic_caller(rt: Runtime, principal: Principal, purpose: str | None = None) -> Caller:
+    """The practice of a principal's own clinic, opened through its gate (never a platform
+    client's: it reaches only the directory)."""
     if principal.tenant == PLATFORM:
         raise PermissionDenied("clinic", "platform clients reach only the clinic directory")
     if purpose is None:
@@ -121,18 +123,13 @@ PrincipalDep = Annotated[Principal, Depends(principal)]
 
 def caller(request: Request, rt: RuntimeDep, credentials: Credentials) -> Caller:
     """The caller's practice of its own clinic, opened through its gate, for this request."""
-    return _clinic_caller(rt, principal_of(request, rt, claims_of(rt, credentials)))
+    return clinic_caller(rt, principal_of(request, rt, claims_of(rt, credentials)))
 
 
 def payment_caller(request: Request, rt: RuntimeDep, credentials: Credentials) -> Caller:
     """The caller, for billing: its audit events name the purpose PAYMENT."""
     who = principal_of(request, rt, claims_of(rt, credentials))
-    return _clinic_caller(rt, who, "PAYMENT")
-
-
-def clinic_caller(rt: Runtime, who: Principal) -> Caller:
-    """The caller's practice for a principal already known (a route that needs both)."""
-    return _clinic_caller(rt, who)
+    return clinic_caller(rt, who, "PAYMENT")
 
 
 def platform(request: Request, rt: RuntimeDep, credentials: Credentials) -> Platform:

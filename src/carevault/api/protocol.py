@@ -29,11 +29,6 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def if_match(request: Request) -> int:
-    """The version an update expects (``If-Match``): 428 if missing, 412 if malformed."""
-    return version_in(request.headers.get("if-match"))
-
-
 async def expected_version(
     given: Annotated[
         str | None,
@@ -51,6 +46,7 @@ ExpectedVersion = Annotated[int, Depends(expected_version)]
 
 
 def version_in(given: str | None) -> int:
+    """The version an update expects (``If-Match``): 428 if missing, 412 if malformed."""
     if given is None:
         raise Problem(
             428,

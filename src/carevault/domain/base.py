@@ -67,27 +67,6 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(microsecond=0)
 
 
-def instant(value: Any, field: str) -> datetime:
-    """An ISO 8601 instant with an offset, within the supported dates, in UTC."""
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
-        if not isinstance(parsed, datetime):
-            raise TypeError(type(value).__name__)
-        return _utc(parsed)
-    except (TypeError, ValueError) as exc:
-        rule = str(exc) if str(exc) == RANGE_RULE else "must be an ISO 8601 instant with an offset"
-        raise ValidationError(field, rule) from None
-
-
-def day_of(value: Any, field: str) -> date:
-    """A calendar date ``YYYY-MM-DD`` within the supported dates."""
-    try:
-        return _day(date.fromisoformat(value)) if isinstance(value, str) else _day(value)
-    except (TypeError, ValueError) as exc:
-        rule = str(exc) if str(exc) == RANGE_RULE else "must be a date, YYYY-MM-DD"
-        raise ValidationError(field, rule) from None
-
-
 Day = Annotated[date, AfterValidator(_day)]
 """A calendar date within the supported dates."""
 

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from fastapi import APIRouter, Body, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from carevault.access.policy import SERVED
-from carevault.api.contract import Money, changes, named, new, page_of, shown
+from carevault.api.contract import changes, inbound, named, new, page_of, shown
 from carevault.api.deps import CallerDep
 from carevault.api.protocol import ExpectedVersion
 from carevault.api.routers.shapes import (
@@ -359,16 +359,10 @@ def invite_patient(patient_id: PathId, c: CallerDep) -> Response:
     return reply(answer, 202)
 
 
-@named("insurance_verification.result")
-class NewVerificationResult(BaseModel):
-    """What the payer said: coverage, plan, and amounts as decimal strings."""
-
-    model_config = ConfigDict(extra="forbid")
-    coverage_active: StrictBool
-    plan_name: str | None = Field(default=None, max_length=200)
-    copay: Money | None = None
-    deductible_remaining: Money | None = None
-    message: str | None = Field(default=None, max_length=1000)
+if TYPE_CHECKING:
+    Result = BaseModel
+else:
+    Result = inbound(VerificationResult)  # amounts as decimal strings
 
 
 @named("insurance_verification")
@@ -377,7 +371,7 @@ class VerificationOutcome(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     status: Literal[VerificationStatus.VERIFIED, VerificationStatus.REJECTED]
-    result: NewVerificationResult | None = None
+    result: Result | None = None
 
 
 @router.post(

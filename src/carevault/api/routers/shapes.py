@@ -12,8 +12,7 @@ from pydantic import BaseModel, Field
 
 from carevault.access.caller import Caller
 from carevault.api.protocol import etag
-from carevault.domain.base import BASE_FIELDS, SELF, Entity, kind_of
-from carevault.errors import ValidationError
+from carevault.domain.base import SELF, Entity
 
 
 def public(entity: Entity) -> dict[str, Any]:
@@ -58,24 +57,6 @@ def _encode(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     raise TypeError(type(value).__name__)
-
-
-def client_fields(
-    body: dict[str, Any],
-    entity: type[Entity],
-    also: frozenset[str] = frozenset(),
-    what: str | None = None,
-) -> dict[str, Any]:
-    """A request body's fields, refusing those only the server sets (every entity's own,
-    the entity's ``SERVER_OWNED`` and ``also``, what this one route sets) and those the
-    entity does not have."""
-    owned = BASE_FIELDS | entity.SERVER_OWNED | also
-    for name in body:
-        if name in owned:
-            raise ValidationError(f"{what or kind_of(entity)}.{name}", "is set by the server")
-        if name not in entity.model_fields:
-            raise ValidationError(f"{what or kind_of(entity)}.{name}", "is not a field of it")
-    return body
 
 
 def new_fields(caller: Caller, body: BaseModel, entity: type[Entity]) -> dict[str, Any]:
