@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from carevault.access.caller import Caller
@@ -17,6 +19,8 @@ from carevault.domain.clinic import Role, User
 from carevault.errors import InvalidToken, PermissionDenied
 from carevault.repo.records import PLATFORM
 from carevault.repo.unit import UnitOfWork
+
+T = TypeVar("T")
 
 bearer = HTTPBearer(auto_error=False, description="An access token from POST /sessions")
 
@@ -103,38 +107,55 @@ def clinic_caller(rt: Runtime, principal: Principal, purpose: str | None = None)
     return Caller(rt.store, rt.ring, principal, rt.blobs, purpose=purpose)
 
 
-# Each dependency below does its whole chain (token, principal, practice) in one call, so a
-# request makes one hop to a worker thread for it, not one per link.
+# Each dependency below does its whole chain (token, principal, practice) in one call. On
+# the embedded engine that call runs on the event loop: its reads are local-file lookups
+# of microseconds, cheaper than the hop to a worker thread (and the interpreter-lock
+# hand-overs it costs under load). On a networked engine it runs in a worker thread, so a
+# slow store never stalls the loop.
 
 
-def claims(rt: RuntimeDep, credentials: Credentials) -> Claims:
-    return claims_of(rt, credentials)
+async def _chain(rt: Runtime, work: Callable[[], T]) -> T:
+    if rt.store.engine == "sqlite":
+        return work()
+    return await run_in_threadpool(work)
+
+
+async def claims(rt: RuntimeDep, credentials: Credentials) -> Claims:
+    return await _chain(rt, lambda: claims_of(rt, credentials))
 
 
 ClaimsDep = Annotated[Claims, Depends(claims)]
 
 
-def principal(request: Request, rt: RuntimeDep, credentials: Credentials) -> Principal:
-    return principal_of(request, rt, claims_of(rt, credentials))
+async def principal(request: Request, rt: RuntimeDep, credentials: Credentials) -> Principal:
+    return await _chain(rt, lambda: principal_of(request, rt, claims_of(rt, credentials)))
 
 
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def caller(request: Request, rt: RuntimeDep, credentials: Credentials) -> Caller:
+async def caller(request: Request, rt: RuntimeDep, credentials: Credentials) -> Caller:
     """The caller's practice of its own clinic, opened through its gate, for this request."""
-    return clinic_caller(rt, principal_of(request, rt, claims_of(rt, credentials)))
+    return await _chain(
+        rt, lambda: clinic_caller(rt, principal_of(request, rt, claims_of(rt, credentials)))
+    )
 
 
-def payment_caller(request: Request, rt: RuntimeDep, credentials: Credentials) -> Caller:
+async def payment_caller(request: Request, rt: RuntimeDep, credentials: Credentials) -> Caller:
     """The caller, for billing: its audit events name the purpose PAYMENT."""
-    who = principal_of(request, rt, claims_of(rt, credentials))
-    return clinic_caller(rt, who, "PAYMENT")
+
+    def work() -> Caller:
+        return clinic_caller(rt, principal_of(request, rt, claims_of(rt, credentials)), "PAYMENT")
+
+    return await _chain(rt, work)
 
 
-def platform(request: Request, rt: RuntimeDep, credentials: Credentials) -> Platform:
+async def platform(request: Request, rt: RuntimeDep, credentials: Credentials) -> Platform:
     """The caller's view of the clinic directory (platform clients only)."""
-    return Platform(rt.store, rt.ring, principal_of(request, rt, claims_of(rt, credentials)))
+    return await _chain(
+        rt,
+        lambda: Platform(rt.store, rt.ring, principal_of(request, rt, claims_of(rt, credentials))),
+    )
 
 
 def platform_of(rt: Runtime, who: Principal) -> Platform:
