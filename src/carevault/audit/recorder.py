@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from carevault.audit.appender import appender_for
@@ -101,6 +103,19 @@ class GroupCommit:
                 w.done.set()
 
 
+_LAST_STAMP: list[tuple[int, str]] = [(0, "")]
+
+
+def _stamp() -> str:
+    """Now in UTC to the second, as events record it (formatted once per second)."""
+    second = int(time.time())
+    last = _LAST_STAMP[0]
+    if last[0] != second:
+        last = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        _LAST_STAMP[0] = last
+    return last[1]
+
+
 _COMMITTERS: dict[tuple[int, str], GroupCommit] = {}
 _COMMITTERS_LOCK = threading.Lock()
 
@@ -134,7 +149,7 @@ class Auditor:
     def __init__(self, trail: AuditTrail, context: AuditContext) -> None:
         self.trail, self.context = trail, context
         self._group = committer(trail)
-        self._checked: AuditEvent | None = None
+        self._shared: dict[str, Any] | None = None
 
     def event(
         self,
@@ -150,50 +165,57 @@ class Auditor:
         An id that is not well formed (a request's path text, say) is never written: the
         event records the attempt with the id withheld.
         """
-        c = self.context
         resource, patient = well_formed_id(resource_id), well_formed_id(patient_id)
-        withheld = (resource is None and resource_id is not None) or (
+        now = _stamp()
+        fields: dict[str, Any] = {
+            **self._base(),
+            "id": new_id(),
+            "created_at": now,
+            "updated_at": now,
+            "at": now,
+            "day": now[:10],
+            "action": action.value,
+            "resource_type": resource_type,
+            "resource_id": resource,
+            "patient_id": patient,
+            "outcome": outcome.value,
+            "level": level.value,
+        }
+        if (resource is None and resource_id is not None) or (
             patient is None and patient_id is not None
-        )
-        if self._checked is None:  # the context's own values are validated once
-            self._checked = AuditEvent.create(
+        ):
+            fields["withheld"] = True
+        return fields
+
+    def _base(self) -> dict[str, Any]:
+        """The fields every event of this request shares, validated once."""
+        if self._shared is None:
+            c = self.context
+            AuditEvent.create(
                 at=utcnow(),
                 actor_id=c.actor,
                 role=c.role,
-                action=action,
+                action=Action.READ,
                 resource_type="CHECK",
                 purpose=c.purpose,
                 request_id=c.request_id,
                 address=c.origin.address,
                 agent=c.origin.agent,
             )
-        now = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
-        fields: dict[str, Any] = {
-            "id": new_id(),
-            "created_at": now,
-            "updated_at": now,
-            "created_by": None,
-            "updated_by": None,
-            "at": now,
-            "day": now[:10],
-            "actor_id": c.actor,
-            "role": c.role,
-            "action": action.value,
-            "resource_type": resource_type,
-            "resource_id": resource,
-            "patient_id": patient,
-            "purpose": c.purpose,
-            "outcome": outcome.value,
-            "level": level.value,
-            "request_id": c.request_id,
-        }
-        if withheld:
-            fields["withheld"] = True
-        if c.origin.address is not None:
-            fields["address"] = c.origin.address
-        if c.origin.agent is not None:
-            fields["agent"] = c.origin.agent
-        return fields
+            shared: dict[str, Any] = {
+                "created_by": None,
+                "updated_by": None,
+                "actor_id": c.actor,
+                "role": c.role,
+                "purpose": c.purpose,
+                "request_id": c.request_id,
+            }
+            if c.origin.address is not None:
+                shared["address"] = c.origin.address
+            if c.origin.agent is not None:
+                shared["agent"] = c.origin.agent
+            self._shared = shared
+        return self._shared
 
     def record(
         self,
