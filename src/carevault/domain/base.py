@@ -60,8 +60,12 @@ def _day(value: date) -> date:
 
 
 def _utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
+    offset = value.utcoffset()
+    if offset is None:
         raise ValueError("must be an ISO 8601 instant with an offset")
+    if not offset and not value.microsecond and EARLIEST.year <= value.year <= LATEST.year:
+        # as every stored instant is written: UTC to the second
+        return value if value.tzinfo is UTC else value.replace(tzinfo=UTC)
     if not EARLIEST <= value.date() <= LATEST:  # the date as written, before any shift
         raise ValueError(RANGE_RULE)
     return value.astimezone(UTC).replace(microsecond=0)
@@ -74,7 +78,7 @@ Day = Annotated[date, AfterValidator(_day)]
 UtcDateTime = Annotated[
     datetime,
     AfterValidator(_utc),
-    PlainSerializer(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ"), return_type=str, when_used="json"),
+    PlainSerializer(lambda d: d.isoformat()[:19] + "Z", return_type=str, when_used="json"),
 ]
 """An instant, stored as fixed-width UTC ISO-8601 (``2025-06-15T14:00:00Z``), sortable."""
 
@@ -257,6 +261,7 @@ class Entity(BaseModel):
     PATIENT: ClassVar[str | None] = "patient_id"
     CLASSES: ClassVar[dict[str, FieldClass]] = {}
     SERVER_OWNED: ClassVar[frozenset[str]] = frozenset()  # fields no request body may set
+    DECODED_KEPT: ClassVar[bool] = False  # read on every request: its decoded form is kept
 
     id: Id = Field(default_factory=new_id)
     version: int = Field(default=0, ge=0)
@@ -300,6 +305,11 @@ class Entity(BaseModel):
         copy = self.model_copy(update=dict.fromkeys(hidden))
         copy._masked = self._masked | hidden
         return copy
+
+    def as_masked(self, hidden: frozenset[str]) -> Self:
+        """This entity, marked as read with ``hidden`` withheld (they are empty already)."""
+        self._masked = self._masked | hidden
+        return self
 
     @classmethod
     def create(cls, **data: Any) -> Self:

@@ -59,6 +59,7 @@ class Clinic(Entity):
     """A clinic: the tenant every other entity belongs to."""
 
     TYPE: ClassVar[str] = "CLINIC"
+    DECODED_KEPT: ClassVar[bool] = True  # every request reads its clinic (time zone, settings)
     SERVER_OWNED: ClassVar[frozenset[str]] = frozenset({"active", "subscription"})
     RESOURCE: ClassVar[str | None] = "clinic"
     PATIENT: ClassVar[str | None] = None

@@ -200,6 +200,7 @@ class Session(Entity):
     """
 
     TYPE: ClassVar[str] = "SESSION"
+    DECODED_KEPT: ClassVar[bool] = True  # every request checks its session is live
     PATIENT: ClassVar[str | None] = None
     SUBJECT: ClassVar[str | None] = None
     KEYS: ClassVar[tuple[Key, ...]] = (

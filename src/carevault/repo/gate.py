@@ -7,9 +7,11 @@ principal from the policy derived from the entity declarations.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
-from carevault.domain.base import Entity
+from carevault.domain.base import BASE_FIELDS, Entity, checked
+
+E = TypeVar("E", bound=Entity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,32 @@ class Sight:
     def show(self, entity: Entity) -> Entity:
         """The entity as the reader may see it."""
         return entity.masked_for(self.hidden) if self.hidden else entity
+
+    def built(self, cls: type[E], stored: dict[str, Any]) -> E | None:
+        """The entity as the reader may see it, validated from its stored fields with the
+        withheld ones emptied first (no copy afterwards); None if it has none withheld or
+        one of them is not optional (``show`` then masks the validated entity)."""
+        hidden = self.hidden & frozenset(cls.model_fields) - BASE_FIELDS
+        if not hidden or not hidden <= _optional(cls):
+            return None
+        entity = checked(cls, {**stored, **dict.fromkeys(hidden)}, stored=True)
+        return entity.as_masked(hidden)
+
+
+_OPTIONAL: dict[type[Entity], frozenset[str]] = {}
+
+
+def _optional(cls: type[Entity]) -> frozenset[str]:
+    """Fields of ``cls`` that may be empty: not required, empty unless given."""
+    found = _OPTIONAL.get(cls)
+    if found is None:
+        found = frozenset(
+            name
+            for name, f in cls.model_fields.items()
+            if not f.is_required() and f.default is None and f.default_factory is None
+        )
+        _OPTIONAL[cls] = found
+    return found
 
 
 FULL = Sight()

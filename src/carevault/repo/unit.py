@@ -53,6 +53,10 @@ class AuditSink(Protocol):
 
 
 READ_CACHE = 256  # home items a unit of work keeps from its reads by id
+DECODED_KEPT = 4096  # decoded clinics and sessions kept, by their exact stored item
+_DECODED: dict[tuple[int, str, str], tuple[Item, Entity]] = {}
+"""Items read by every request (never sealed under a patient's key, so never shredded):
+what a stored item decodes to, kept while the stored item is byte for byte the same."""
 
 E = TypeVar("E", bound=Entity)
 T = TypeVar("T")
@@ -166,9 +170,19 @@ class UnitOfWork:
         event = self.audit.event(Action.READ, item["type"], item["id"], patient)
         return self.audit.announce([event])
 
-    def load(self, item: Item) -> Entity:
-        """The entity a stored home item holds, decrypted."""
-        return self.entity(self.records.open(item))
+    def load(self, item: Item, sight: Sight = FULL) -> Entity:
+        """The entity a stored home item holds, decrypted, as ``sight`` lets it be seen."""
+        if not BY_TYPE[item["type"]].DECODED_KEPT or sight is not FULL:
+            return self.entity(self.records.open(item), sight)
+        key = (id(self.store), item["pk"], item["sk"])
+        kept = _DECODED.get(key)
+        if kept is not None and kept[0] == item:  # the same stored bytes: the same entity
+            return kept[1].model_copy()
+        entity = self.entity(self.records.open(item))
+        if len(_DECODED) >= DECODED_KEPT:
+            _DECODED.pop(next(iter(_DECODED)), None)
+        _DECODED[key] = (item, entity.model_copy())
+        return entity
 
     def sight(self, item: Item) -> Sight | None:
         """What the unit's principal may see of a stored home item (asked before decrypting)."""
@@ -196,18 +210,19 @@ class UnitOfWork:
         for item in items:
             sight = self.sight(item)
             if sight is not None:
-                out.append(sight.show(self.load(item)))
+                out.append(self.load(item, sight))
         return out
 
-    def entity(self, record: Record) -> Entity:
-        """The entity a decrypted record holds."""
+    def entity(self, record: Record, sight: Sight = FULL) -> Entity:
+        """The entity a decrypted record holds, as ``sight`` lets it be seen."""
+        cls = BY_TYPE[record.type]
         data = {
             **record.fields,
             "id": record.id,
             "version": record.version,
             "deleted_at": record.deleted_at,
         }
-        return checked(BY_TYPE[record.type], data, stored=True)
+        return sight.built(cls, data) or sight.show(checked(cls, data, stored=True))
 
     def remember(self, item: Item) -> None:
         """Keep a home item read by id, so the update that usually follows need not re-read it."""

@@ -53,7 +53,7 @@ def reply(content: Any, status: int = 200, headers: dict[str, str] | None = None
 
 def _encode(value: Any) -> Any:
     if isinstance(value, Entity):
-        return public(value)
+        return orjson.Fragment(public_json(value))  # pydantic's encoder, not a dict first
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     raise TypeError(type(value).__name__)
