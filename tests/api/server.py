@@ -2,7 +2,8 @@
 
 Run as ``python -m tests.api.server DIR PORT [PATIENTS]``: it seeds a clinic in DIR (a
 doctor, staff, billing, an administrator signed in with a TOTP code, patients), prints one
-JSON line (access tokens by role, ids) and serves the API on 127.0.0.1:PORT beside
+JSON line (access tokens by role, ids) and serves the API on 127.0.0.1:PORT, as ``carevault
+serve`` would over the same store (reads audited through its appender process), beside
 ``GET /bench/bare``, a bare endpoint returning a constant JSON (the HTTP benchmark's
 baseline; it is not part of carevault's API). ``stores(DIR)`` opens what it wrote.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 import uvicorn
 
 from carevault.api.app import create_app
-from carevault.api.runtime import Limits
+from carevault.api.runtime import Limits, Runtime
 from carevault.crypto import Keyring, LocalKeyProvider
 from carevault.domain.clinic import Role
 from carevault.store import Store, open_store
@@ -49,9 +50,13 @@ def main() -> None:
 
     world = make_world(make, tmp)
     ids = [world.patient().id for _ in range(count)]
-    api = make_api(world, Limits(per_minute=10**9, login_per_minute=10**9))
+    limits = Limits(per_minute=10**9, login_per_minute=10**9)
+    api = make_api(world, limits)
     tokens = {role.value: api.tokens(role)["access_token"] for role in ROLES}
-    app = create_app(api.rt)
+    # served as `carevault serve` serves it: over the store opened from its URL (so reads
+    # are audited through the store's appender process), not the seeding's counting wrapper
+    served = open_store(_url(tmp, "data"))
+    app = create_app(Runtime(served, world.ring, world.blobs, limits))
 
     @app.get("/bench/bare", include_in_schema=False)
     def bare() -> dict[str, object]:
