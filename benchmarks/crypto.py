@@ -81,7 +81,7 @@ def run(seconds: float, rounds: int) -> list[dict[str, Any]]:
     for s in (sealed_store, plain_store, keys_store):
         s.create_table()
     ring = Keyring(keys_store, LocalKeyProvider.create(tmp / "root.key"))
-    records = Records(sealed_store, ring, "bench", [PATIENT])
+    records = Records(sealed_store, ring, "bench", [PATIENT], create=True)  # its own tenant
     for i in range(KEYS):
         records.put("PATIENT", f"p{i}", record(i))
         plain_put(plain_store, i)
