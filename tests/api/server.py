@@ -68,7 +68,10 @@ def main() -> None:
 
     seeded = {"tokens": tokens, "patients": ids, "doctor": world.doctor.id, "tenant": world.tenant}
     print(json.dumps(seeded), flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    try:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    finally:
+        served.close()  # stops its appender: its shared memory and semaphores are released
 
 
 if __name__ == "__main__":
