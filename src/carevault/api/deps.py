@@ -153,8 +153,7 @@ async def payment_caller(request: Request, rt: RuntimeDep, credentials: Credenti
 async def platform(request: Request, rt: RuntimeDep, credentials: Credentials) -> Platform:
     """The caller's view of the clinic directory (platform clients only)."""
     return await _chain(
-        rt,
-        lambda: Platform(rt.store, rt.ring, principal_of(request, rt, claims_of(rt, credentials))),
+        rt, lambda: platform_of(rt, principal_of(request, rt, claims_of(rt, credentials)))
     )
 
 

@@ -8,6 +8,7 @@ of queueing one commit each.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import threading
 import time
@@ -103,17 +104,15 @@ class GroupCommit:
                 w.done.set()
 
 
-_LAST_STAMP: list[tuple[int, str]] = [(0, "")]
-
-
 def _stamp() -> str:
-    """Now in UTC to the second, as events record it (formatted once per second)."""
-    second = int(time.time())
-    last = _LAST_STAMP[0]
-    if last[0] != second:
-        last = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-        _LAST_STAMP[0] = last
-    return last[1]
+    """Now in UTC to the second, as events record it."""
+    return _second(int(time.time()))
+
+
+@functools.lru_cache(maxsize=1)
+def _second(second: int) -> str:
+    """A second as events record it (formatted once per second, not once per event)."""
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 _COMMITTERS: dict[tuple[int, str], GroupCommit] = {}

@@ -8,6 +8,7 @@ are free, and that nobody changed the entity since it was read (``version``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,6 +56,7 @@ class AuditSink(Protocol):
 READ_CACHE = 256  # home items a unit of work keeps from its reads by id
 DECODED_KEPT = 4096  # decoded clinics and sessions kept, by their exact stored item
 _DECODED: dict[tuple[int, str, str], tuple[Item, Entity]] = {}
+_DECODED_LOCK = threading.Lock()
 """Items read by every request (never sealed under a patient's key, so never shredded):
 what a stored item decodes to, kept while the stored item is byte for byte the same."""
 
@@ -179,9 +181,10 @@ class UnitOfWork:
         if kept is not None and kept[0] == item:  # the same stored bytes: the same entity
             return kept[1].model_copy()
         entity = self.entity(self.records.open(item))
-        if len(_DECODED) >= DECODED_KEPT:
-            _DECODED.pop(next(iter(_DECODED)), None)
-        _DECODED[key] = (item, entity.model_copy())
+        with _DECODED_LOCK:  # request threads share it: evict and insert as one step
+            if len(_DECODED) >= DECODED_KEPT:
+                _DECODED.pop(next(iter(_DECODED)))
+            _DECODED[key] = (item, entity.model_copy())
         return entity
 
     def sight(self, item: Item) -> Sight | None:
