@@ -25,8 +25,7 @@ from carevault.domain.base import utcnow
 from carevault.domain.ids import new_id, well_formed_id
 from carevault.errors import StoreUnavailable
 from carevault.repo.records import Staged
-from carevault.repo.unit import Waiting
-from carevault.waits import audit_deadline
+from carevault.repo.release import Waiting, settle
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,8 +235,9 @@ class Auditor:
         self.trail.append([event])
 
     def reads(self, events: Sequence[dict[str, Any]]) -> None:
-        """Make read events durable (group commit) before the data is returned."""
-        self.announce(events).wait(audit_deadline())
+        """Make read events durable (group commit) before the data is returned (or, where the
+        caller holds its reads, before it lets the data go: ``carevault.repo.release``)."""
+        settle(self.announce(events))
 
     def announce(self, events: Sequence[dict[str, Any]]) -> Waiting:
         """Start making read events durable; the data may go out once ``wait`` returns.

@@ -22,17 +22,9 @@ from carevault.errors import NotFound, ValidationError
 from carevault.repo.gate import FULL, Gate, Sight
 from carevault.repo.mapping import BY_TYPE, record_type, shares_partitions
 from carevault.repo.records import STALE, Record, Records, Staged, commit
+from carevault.repo.release import Waiting, settle
 from carevault.store import Attr, ConditionCheck, Item, KeyCondition, SortKey, Store
 from carevault.store.types import Index
-from carevault.waits import audit_deadline
-
-
-class Waiting(Protocol):
-    """Read events on their way to the audit trail."""
-
-    def wait(self, timeout: float) -> None:
-        """Return once they are durable; StoreUnavailable after ``timeout`` seconds."""
-        ...
 
 
 class AuditSink(Protocol):
@@ -376,7 +368,7 @@ class Repository(Generic[E]):
         try:
             return self._load(item), sight
         finally:
-            early.wait(audit_deadline())
+            settle(early)
 
     def require(self, entity_id: str) -> E:
         """The entity with this id; NotFound if there is none in this clinic."""
