@@ -13,7 +13,7 @@ from carevault.access.caller import Caller
 from carevault.access.platform import Platform
 from carevault.access.policy import Principal
 from carevault.access.tokens import Claims
-from carevault.api.routing import LOCAL_READS
+from carevault.api.routing import LOCAL_STORE
 from carevault.api.runtime import Runtime
 from carevault.audit.recorder import Origin
 from carevault.domain.clinic import Role, User
@@ -117,7 +117,7 @@ def clinic_caller(rt: Runtime, principal: Principal, purpose: str | None = None)
 
 async def _chain(rt: Runtime, work: Callable[[], T]) -> T:
     if rt.store.engine == "sqlite":
-        LOCAL_READS.set(True)  # and so may the handler's reads (``carevault.api.routing``)
+        LOCAL_STORE.set(True)  # the handler is scheduled for it (``carevault.api.routing``)
         return work()
     return await run_in_threadpool(work)
 

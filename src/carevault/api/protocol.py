@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -16,7 +18,7 @@ from fastapi import Depends, Header, Request
 from carevault.access.policy import Principal
 from carevault.api.problems import Problem
 from carevault.domain.ids import new_id
-from carevault.errors import ConflictError, NotFound
+from carevault.errors import CarevaultError, ConflictError, NotFound
 from carevault.store import Attr, Store
 
 IDEMPOTENCY_TTL = 24 * 3600
@@ -177,19 +179,25 @@ class Idempotency:
             self.store.delete(self.pk, self.sk)
 
 
+_log = logging.getLogger("carevault.api")
+
+
 class RateLimiter:
     """Fixed one-minute windows counted in the store, shared by every server process.
 
     Each process counts its own requests in memory and adds them to the stored count at
     most once a second per caller (``SYNC_SECONDS``), so a request costs no durable write;
     the limit is checked against the stored count (every process's requests up to the
-    last sync) plus this process's requests since.
+    last sync) plus this process's requests since. The sync runs in a thread of its own:
+    a request (on the event loop, on SQLite) never waits for a write, nor for a file that
+    another process holds locked.
     """
 
     SYNC_SECONDS = 1.0
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._syncs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carevault-rates")
         self._lock = threading.Lock()
         # (who, window) -> [stored count at last sync, requests since, time of last sync]
         self._windows: dict[tuple[str, int], list[float]] = {}
@@ -214,8 +222,14 @@ class RateLimiter:
                 )
             entry[1] += 1
             due = now - entry[2] >= self.SYNC_SECONDS
+            if due:
+                entry[2] = now  # one sync per caller and second, even while one is running
         if due:
-            self._sync(who, window, now)
+            self._syncs.submit(self._sync, who, window, now)
+
+    def flush(self, timeout: float = 60.0) -> None:
+        """Wait until the syncs started so far are done (they run one after the other)."""
+        self._syncs.submit(lambda: None).result(timeout)
 
     def _forget(self, window: int) -> None:
         for key in [k for k in self._windows if k[1] < window]:
@@ -228,20 +242,28 @@ class RateLimiter:
             entry = self._windows.get((who, window))
             if entry is None:
                 return
-            pending, entry[1], entry[2] = int(entry[1]), 0, now
-        for _ in range(20):
-            item = self.store.get(pk, sk)
-            count = 0 if item is None else int(item["count"])
-            condition = Attr("pk").not_exists() if item is None else Attr("count").eq(count)
-            new = {"pk": pk, "sk": sk, "count": count + pending, "expires_at": (window + 2) * 60}
-            try:
-                self.store.put(new, condition=condition)
-            except ConflictError:
-                continue
-            with self._lock:
-                entry[0] = count + pending
-            return
-        with self._lock:  # the counter stayed contended: keep the requests for the next sync
+            pending, entry[1] = int(entry[1]), 0
+        try:
+            for _ in range(20):
+                item = self.store.get(pk, sk)
+                count = 0 if item is None else int(item["count"])
+                condition = Attr("pk").not_exists() if item is None else Attr("count").eq(count)
+                new = {
+                    "pk": pk,
+                    "sk": sk,
+                    "count": count + pending,
+                    "expires_at": (window + 2) * 60,
+                }
+                try:
+                    self.store.put(new, condition=condition)
+                except ConflictError:
+                    continue
+                with self._lock:
+                    entry[0] = count + pending
+                return
+        except CarevaultError as exc:  # the store is unavailable: counted at the next sync
+            _log.warning("rate counts not synced to the store: %s", type(exc).__name__)
+        with self._lock:  # contended or failed: keep the requests for the next sync
             entry[1] += pending
 
 

@@ -225,14 +225,15 @@ class Auditor:
         level: Level,
         purpose: str | None = None,
     ) -> None:
-        """Append one event now, on its own (a login, a denial, an export).
+        """Make one event durable on its own (a login, a denial, an export), as a read's are:
+        before the caller goes on, or before its held response goes out.
 
         ``purpose`` overrides the context's (a shred records its reason code there).
         """
         event = self.event(action, resource_type, resource_id, patient_id, outcome, level)
         if purpose is not None:
             event["purpose"] = purpose
-        self.trail.append([event])
+        settle(self.announce([event]))
 
     def reads(self, events: Sequence[dict[str, Any]]) -> None:
         """Make read events durable (group commit) before the data is returned (or, where the

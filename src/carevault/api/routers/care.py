@@ -29,7 +29,7 @@ from carevault.api.routers.shapes import (
     sent,
     with_etag,
 )
-from carevault.api.routing import Route
+from carevault.api.routing import Route, reads_only
 from carevault.domain.base import Entity
 from carevault.domain.clinical import (
     ClinicalNote,
@@ -302,6 +302,7 @@ class NoteSearch(BaseModel):
     response_model=page_of(NoteOut),
     summary="Notes by diagnosis code (A12; encrypted search tokens; POST: no codes in URLs)",
 )
+@reads_only
 def search_notes(c: CallerDep, body: NoteSearch) -> Response:
     found = notes.by_code(practice=c.practice, code=body.code)
     return page(*paged_list(found, body.limit, body.cursor))
@@ -328,6 +329,7 @@ class RecordSearch(BaseModel):
     response_model=page_of(RecordOut),
     summary="Records by diagnosis code or medication (A12; encrypted tokens; POST: no PHI in URLs)",
 )
+@reads_only
 def search_records(c: CallerDep, body: RecordSearch) -> Response:
     if body.by is RecordsBy.code:
         found = clinical.records_by_code(practice=c.practice, code=body.value)

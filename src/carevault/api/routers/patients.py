@@ -24,7 +24,7 @@ from carevault.api.routers.shapes import (
     sent,
     with_etag,
 )
-from carevault.api.routing import Route
+from carevault.api.routing import Route, reads_only
 from carevault.domain.audit import ShredReason
 from carevault.domain.base import Day
 from carevault.domain.patient import Patient
@@ -198,6 +198,7 @@ class PatientSearch(BaseModel):
         }
     },
 )
+@reads_only
 def search_patients(c: CallerDep, body: PatientSearch) -> Response:
     """``date_of_birth`` narrows the matches to that date: name and birth date together are
     how a front desk confirms who a patient is."""

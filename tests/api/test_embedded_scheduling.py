@@ -1,10 +1,13 @@
-"""Reads served on the event loop (SQLite): their audit events are durable before the data
-leaves, a stuck trail fails them within the deadline, and the loop keeps serving meanwhile."""
+"""Handlers on the embedded engine (``carevault.api.routing``): reads served on the event
+loop have their audit events durable before the data leaves, a stuck trail fails them
+within the deadline while the loop serves others; changes run one at a time per worker,
+and a change that cannot get the writer in time answers 503 busy with nothing written."""
 
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from carevault.api import routing
 from carevault.api.app import PREFIX, create_app
 from carevault.api.runtime import Limits, Runtime
 from carevault.audit.appender import Appender, appender_for
@@ -29,6 +33,7 @@ from tests.domain.world import make_world
 
 class Clinic:
     def __init__(self, tmp: Path) -> None:
+        self.path = tmp / "data.db"
         names = iter(["data", "data-keys"])
 
         def make() -> Store:
@@ -39,6 +44,7 @@ class Clinic:
         self.world = make_world(make, tmp)
         self.api: Api = make_api(self.world, Limits(per_minute=10**6))
         self.headers = self.api.headers(Role.DOCTOR)
+        self.staff = self.api.headers(Role.STAFF)
         # served as `carevault serve` serves it: over the store opened from its URL, so
         # reads are audited through that store's appender process
         self.served = open_store(f"sqlite:///{tmp}/data.db")
@@ -149,3 +155,68 @@ def test_held_reads_are_noted_not_waited_for_and_settled_together() -> None:
     with pytest.raises(StoreUnavailable):
         settle_all(noted)  # type: ignore[arg-type]
     assert all(w.waited for w in batch), "a failure must not leave later reads unwaited"
+
+
+def _registration(n: int) -> dict[str, str]:
+    return {
+        "mrn": f"W-{n:04d}",
+        "first_name": f"Wren{n}",
+        "last_name": "Halvorsen",
+        "date_of_birth": "1979-05-14",
+        "gender": "FEMALE",
+    }
+
+
+def test_changes_queue_for_the_writer_and_give_up_busy_with_nothing_written(
+    clinic: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routing, "WRITE_QUEUE_SECONDS", 1.0)
+    with Served(clinic.app) as served:
+        url = f"{served.url}{PREFIX}/patients"
+        answers: dict[str, httpx.Response] = {}
+
+        def register(name: str, n: int) -> None:
+            answers[name] = httpx.post(url, json=_registration(n), headers=clinic.staff, timeout=60)
+
+        outside = sqlite3.connect(clinic.path, isolation_level=None, timeout=30)
+        outside.execute("BEGIN IMMEDIATE")  # another process holds the file's write lock
+        try:
+            first = threading.Thread(target=register, args=("first", 1))
+            first.start()
+            time.sleep(0.5)  # the first change has the worker's writer, waiting on the file
+            register("queued", 2)  # waits for the writer past its deadline
+            assert answers["queued"].status_code == 503, answers["queued"].text
+            assert answers["queued"].json()["type"].endswith("/busy"), answers["queued"].text
+            assert first.is_alive(), "the first change should still wait for the file"
+            live = httpx.get(f"{served.url}{PREFIX}/health/live", timeout=60)
+            assert live.status_code == 200  # the loop serves while changes wait
+        finally:
+            outside.execute("ROLLBACK")
+            outside.close()
+        first.join(timeout=60)
+        assert answers["first"].status_code == 201, answers["first"].text
+        search = {"by": "mrn", "value": "W-0002"}
+        found = httpx.post(f"{url}/search", json=search, headers=clinic.staff, timeout=60)
+        assert found.status_code == 200 and found.json()["items"] == [], found.text
+        register("again", 2)  # refused busy, so nothing was written: it can be sent again
+        assert answers["again"].status_code == 201, answers["again"].text
+
+
+def test_concurrent_changes_on_one_worker_all_land_and_conflicts_still_refuse(
+    clinic: Clinic,
+) -> None:
+    with Served(clinic.app) as served:
+        url = f"{served.url}{PREFIX}/patients"
+        codes: list[int] = []
+
+        def register(n: int) -> None:
+            sent = httpx.post(url, json=_registration(n), headers=clinic.staff, timeout=60)
+            codes.append(sent.status_code)
+
+        workers = [threading.Thread(target=register, args=(n % 6,)) for n in range(12)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=120)
+        # six distinct record numbers, each sent twice: each lands once, its twin is refused
+        assert sorted(codes) == [201] * 6 + [409] * 6, codes
