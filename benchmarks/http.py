@@ -2,10 +2,11 @@
 
 Each server runs in its own process; ``wrk -t1 -c16 -d{seconds}s`` drives it on
 127.0.0.1, so the generator is never the bottleneck. Four operations, each measured on
-carevault (one worker, SQLite) and on the baseline (``benchmarks.baseline_app``: FastAPI +
-SQLAlchemy on SQLite, plaintext, no authentication, no audit) in the same run: a bare
-constant-JSON endpoint, GET patient, POST appointment (distinct slots) and a provider's
-day. Then GET patient on carevault with two workers, against one.
+carevault (one worker, SQLite) and right after on the baseline (``benchmarks.baseline_app``:
+FastAPI + SQLAlchemy on SQLite, plaintext, no authentication, no audit), both servers up
+through the suite: a bare constant-JSON endpoint, GET patient, POST appointment (distinct
+slots) and a provider's day. Then GET patient on carevault with two workers, against one
+worker measured right after.
 """
 
 from __future__ import annotations
@@ -144,26 +145,28 @@ def run() -> list[dict[str, Any]]:
         raise RuntimeError("wrk is missing: `make bench` installs Debian's wrk package")
     tmp = Path(tempfile.mkdtemp(prefix="carevault-bench-http-"))
     measured: dict[tuple[str, str], dict[str, float]] = {}
-    port = free_port()
-    with _server([sys.executable, "-m", "tests.api.server", str(tmp), str(port)]) as seeded:
-        base = f"http://127.0.0.1:{port}"
+    port, plain_port = free_port(), free_port()
+    plain_dir = tmp / "plain"
+    plain_dir.mkdir()
+    ours = [sys.executable, "-m", "tests.api.server", str(tmp), str(port)]
+    theirs = [sys.executable, "-m", "benchmarks.baseline_app", str(plain_dir), str(plain_port)]
+    # both servers run through the whole suite and each operation is measured on one, then
+    # at once on the other: what else the shared machine does then weighs on both alike
+    with _server(ours) as seeded, _server(theirs) as plain:
+        base, plain_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{plain_port}"
         _ready(f"{base}{API}/health/live")
+        _ready(f"{plain_base}/bench/bare")
         auth = {"Authorization": f"Bearer {seeded['tokens']['STAFF']}"}
         json_type = {"Content-Type": "application/json"}
         ops = _operations(base, API, seeded["doctor"], seeded["patients"], tmp)
+        plain_ops = _operations(plain_base, "", plain["doctor"], plain["patients"], tmp)
         for name, (url, script) in ops.items():
             measured["carevault", name] = _wrk(url, {**auth, **json_type}, script)
-    plain_port = free_port()
-    plain_dir = tmp / "plain"
-    plain_dir.mkdir()
-    command = [sys.executable, "-m", "benchmarks.baseline_app", str(plain_dir), str(plain_port)]
-    with _server(command) as plain:
-        base = f"http://127.0.0.1:{plain_port}"
-        _ready(f"{base}/bench/bare")
-        ops = _operations(base, "", plain["doctor"], plain["patients"], tmp)
-        for name, (url, script) in ops.items():
-            measured["baseline", name] = _wrk(url, {"Content-Type": "application/json"}, script)
-    measured["carevault2", "get_patient"] = _two_workers(tmp, seeded)
+            plain_url, plain_script = plain_ops[name]
+            measured["baseline", name] = _wrk(plain_url, json_type, plain_script)
+        one_worker = ops["get_patient"][0]
+        measured["carevault2", "get_patient"] = _two_workers(tmp, seeded)
+        measured["carevault1", "get_patient"] = _wrk(one_worker, auth)  # right after, alike
     return _report(measured)
 
 
@@ -189,7 +192,7 @@ def _report(measured: dict[tuple[str, str], dict[str, float]]) -> list[dict[str,
     for name in ("bare", "get_patient", "book", "provider_day"):
         got, plain = measured["carevault", name], measured["baseline", name]
         results.append(_row(f"http_{name}", got, plain))
-    two, one = measured["carevault2", "get_patient"], measured["carevault", "get_patient"]
+    two, one = measured["carevault2", "get_patient"], measured["carevault1", "get_patient"]
     results.append(_row("http_get_patient_2w", two, one))
     for r in results:
         print(

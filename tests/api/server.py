@@ -42,10 +42,12 @@ def main() -> None:
     tmp, port = Path(sys.argv[1]), int(sys.argv[2])
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 200
     names = iter(["data", "data-keys"])  # as CAREVAULT_HOME=DIR carevault serve finds them
+    opened: list[Store] = []
 
     def make() -> Store:
         store = open_store(_url(tmp, next(names)))
         store.create_table()
+        opened.append(store)
         return store
 
     world = make_world(make, tmp)
@@ -71,7 +73,8 @@ def main() -> None:
     try:
         uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     finally:
-        served.close()  # stops its appender: its shared memory and semaphores are released
+        for store in [served, *opened]:  # each stops its appender: its shared memory and
+            store.close()  # semaphores are released
 
 
 if __name__ == "__main__":

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,54 +15,8 @@ from carevault.domain.clinic import Role
 from carevault.store import Store, open_store
 from tests.api.conftest import make_api
 from tests.domain.world import make_world
+from tests.e2e.processes import CLI, alive, descendants, port_free
 from tests.engines import free_port
-
-CLI = Path(sys.executable).with_name("carevault")
-
-
-def _children() -> dict[int, list[int]]:
-    """Every live process's children, by parent pid (from /proc)."""
-    found: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z":
-            found.setdefault(int(fields[1]), []).append(int(entry))
-    return found
-
-
-def _descendants(pid: int) -> set[int]:
-    tree, found, todo = _children(), set(), [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
-
-
-def _port_free(port: int) -> bool:
-    """Whether a server could listen on ``port`` now (as uvicorn does, with SO_REUSEADDR)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            s.listen()
-        except OSError:
-            return False
-    return True
 
 
 def test_a_killed_server_leaves_no_process_and_frees_its_port(tmp_path: Path) -> None:
@@ -118,22 +70,22 @@ def test_a_killed_server_leaves_no_process_and_frees_its_port(tmp_path: Path) ->
             for c in clients:
                 c.start()
             give_up = time.monotonic() + 30
-            while len(_descendants(server.pid)) < 2:  # the appender and its resource tracker
+            while len(descendants(server.pid)) < 2:  # the appender and its resource tracker
                 assert time.monotonic() < give_up, f"round {round_}: no appender started"
                 time.sleep(0.05)
             time.sleep(0.3)
-            family = _descendants(server.pid)
+            family = descendants(server.pid)
             os.kill(server.pid, signal.SIGKILL)
             server.wait(timeout=10)
             stop.set()
             for c in clients:
                 c.join(timeout=30)
             give_up = time.monotonic() + 10
-            while any(_alive(p) for p in family):
-                left = sorted(p for p in family if _alive(p))
+            while any(alive(p) for p in family):
+                left = sorted(p for p in family if alive(p))
                 assert time.monotonic() < give_up, f"round {round_}: processes {left} outlived it"
                 time.sleep(0.05)
-            assert _port_free(port), f"round {round_}: the port is still held"
+            assert port_free(port), f"round {round_}: the port is still held"
         finally:
             if server.poll() is None:
                 server.kill()

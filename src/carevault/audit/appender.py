@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import functools
 import multiprocessing
 import multiprocessing.connection
@@ -50,6 +49,7 @@ import orjson
 from carevault.audit.signing import HeldKey, Signer
 from carevault.audit.trail import AuditTrail
 from carevault.errors import StoreUnavailable
+from carevault.parent import die_with
 from carevault.store import Store, open_store
 
 SLOTS = 128
@@ -63,7 +63,6 @@ _CONTEXT = multiprocessing.get_context("spawn")
 MODE_VAR = "CAREVAULT_AUDIT_APPENDER"  # "process" (default) or "thread"
 BEAT_EVERY = 0.2  # the appender's loop beats at least this often
 STALE_AFTER = 2.0  # no heartbeat for this long: the appender is frozen or dead
-_PR_SET_PDEATHSIG = 1
 
 
 class Receipt:
@@ -199,29 +198,9 @@ def _buffer(memory: SharedMemory) -> memoryview:
     return found
 
 
-def _die_with(parent: int) -> None:
-    """End this process when ``parent`` does, even while its main thread is blocked."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it died before the signal was set
-        os._exit(0)
-    me = multiprocessing.parent_process()
-    sentinel = me.sentinel if me is not None else None
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            if sentinel is not None and multiprocessing.connection.wait([sentinel], timeout=1.0):
-                break
-            if sentinel is None:
-                time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
-
-
 def _serve(url: str, name: str, bells: list[Any], doorbell: Any, parent: int) -> None:
     """The appender process: commit ready slots, a batch per tenant, until told to stop."""
-    _die_with(parent)
+    die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when it ends
     memory = SharedMemory(name=name)
     shared = _buffer(memory)

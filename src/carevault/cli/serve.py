@@ -64,11 +64,11 @@ def serve_command(
     console.print(
         f"carevault API on {base}/api/v1 — docs: {base}/api/v1/docs (ReDoc: /api/v1/redoc)"
     )
-    uvicorn.run(
-        "carevault.api.app:serve_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        **UVICORN,
-    )
+    if workers > 1:  # each worker on its own socket of the port (carevault.cli.workers)
+        from carevault.cli.workers import Supervisor  # noqa: PLC0415
+
+        status = Supervisor(host, port, workers).run()
+        if status:
+            console.print("[red]error:[/red] a worker could not start; see its log above")
+        raise typer.Exit(status)
+    uvicorn.run("carevault.api.app:serve_app", factory=True, host=host, port=port, **UVICORN)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,7 +98,7 @@ class SqliteStore(SqlStore):
     @contextmanager
     def _transaction(self, keys: Sequence[Key]) -> Iterator[Connection]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin(conn)
         try:
             yield conn
         except BaseException:
@@ -104,6 +106,28 @@ class SqliteStore(SqlStore):
                 conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``, retried after short pauses until the busy timeout.
+
+        SQLite's own busy handler sleeps 1, 2, 5 … 100 ms between tries: with several
+        writing processes (each worker's audit appender, the workers) the lock then sits
+        free while its waiters sleep. Tries 0.1 to 2 ms apart take it soon after release.
+        """
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            give_up, pause = time.monotonic() + self.busy_timeout, 0.0001
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() > give_up:
+                        raise
+                time.sleep(pause * random.uniform(0.5, 1.5))
+                pause = min(pause * 2, 0.002)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     def _lock_feed(self, conn: Connection) -> None:
         """Writers are already serialized by ``BEGIN IMMEDIATE``."""
