@@ -2,11 +2,11 @@
 
 Each server runs in its own process; ``wrk -t1 -c16 -d{seconds}s`` drives it on
 127.0.0.1, so the generator is never the bottleneck. Four operations, each measured on
-carevault (one worker, SQLite) and right after on the baseline (``benchmarks.baseline_app``:
-FastAPI + SQLAlchemy on SQLite, plaintext, no authentication, no audit), both servers up
-through the suite: a bare constant-JSON endpoint, GET patient, POST appointment (distinct
-slots) and a provider's day. Then GET patient on carevault with two workers, against one
-worker measured right after.
+carevault (one worker, SQLite) and on the baseline (``benchmarks.baseline_app``: FastAPI +
+SQLAlchemy on SQLite, plaintext, no authentication, no audit), both servers up through the
+suite, in alternating rounds (the best round of each kept, as the store suite does): a
+bare constant-JSON endpoint, GET patient, POST appointment (distinct slots) and a
+provider's day. Then GET patient on carevault with two workers against one, alternating.
 """
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ from zoneinfo import ZoneInfo
 import httpx
 from tests.engines import free_port
 
-SECONDS = int(os.environ.get("CAREVAULT_BENCH_HTTP_SECONDS", "10"))
+SECONDS = int(os.environ.get("CAREVAULT_BENCH_HTTP_SECONDS", "5"))  # a round
+ROUNDS = 3  # alternating rounds per side (carevault, baseline, carevault, ...); best kept
 CONNECTIONS = 16
 API = "/api/v1"
 ZONE = ZoneInfo("America/New_York")  # the benchmark clinic's zone (tests.domain.world)
 SLOTS = 40_000  # distinct bookings: more than either server books in one run
 POST_LUA = """
-local bodies, i = {}, 0
+local bodies, i = {}, %d
 for line in io.lines("%s") do bodies[#bodies + 1] = line end
 request = function()
   i = i + 1
@@ -130,12 +131,15 @@ def _operations(base: str, api: str, doctor: str, ids: list[str], tmp: Path) -> 
     span = f"start={day.isoformat()}&end={(day + timedelta(days=1)).isoformat()}"
     span = span.replace("+", "%2B")
     bodies = _bookings(tmp / f"bookings-{free_port()}.jsonl", doctor, ids)
-    post = tmp / f"post-{free_port()}.lua"
-    post.write_text(POST_LUA % (bodies, f"{api}/appointments"))
+    posts = []
+    for round_ in range(ROUNDS):  # each round books slots no earlier round booked
+        post = tmp / f"post-{free_port()}-{round_}.lua"
+        post.write_text(POST_LUA % (round_ * SLOTS // ROUNDS, bodies, f"{api}/appointments"))
+        posts.append(post)
     return {
         "bare": (f"{base}/bench/bare", None),
         "get_patient": (f"{base}{api}/patients/{ids[0]}", None),
-        "book": (f"{base}{api}/appointments", post),
+        "book": (f"{base}{api}/appointments", posts),
         "provider_day": (f"{base}{api}/providers/{doctor}/timeline?{span}", None),
     }
 
@@ -160,18 +164,33 @@ def run() -> list[dict[str, Any]]:
         json_type = {"Content-Type": "application/json"}
         ops = _operations(base, API, seeded["doctor"], seeded["patients"], tmp)
         plain_ops = _operations(plain_base, "", plain["doctor"], plain["patients"], tmp)
-        for name, (url, script) in ops.items():
-            measured["carevault", name] = _wrk(url, {**auth, **json_type}, script)
-            plain_url, plain_script = plain_ops[name]
-            measured["baseline", name] = _wrk(plain_url, json_type, plain_script)
-        one_worker = ops["get_patient"][0]
-        measured["carevault2", "get_patient"] = _two_workers(tmp, seeded)
-        measured["carevault1", "get_patient"] = _wrk(one_worker, auth)  # right after, alike
+        for name, (url, scripts) in ops.items():
+            plain_url, plain_scripts = plain_ops[name]
+            for round_ in range(ROUNDS):
+                ours = _wrk(url, {**auth, **json_type}, scripts[round_] if scripts else None)
+                _keep(measured, ("carevault", name), ours)
+                script = plain_scripts[round_] if plain_scripts else None
+                _keep(measured, ("baseline", name), _wrk(plain_url, json_type, script))
+        with _two_workers(tmp) as two:
+            for _ in range(ROUNDS):
+                one = _wrk(ops["get_patient"][0], auth)
+                _keep(measured, ("carevault1", "get_patient"), one)
+                url = f"{two}{API}/patients/{seeded['patients'][0]}"
+                _keep(measured, ("carevault2", "get_patient"), _wrk(url, auth))
     return _report(measured)
 
 
-def _two_workers(tmp: Path, seeded: dict[str, Any]) -> dict[str, float]:
-    """GET patient on ``carevault serve --workers 2`` over the store the first run seeded."""
+def _keep(
+    measured: dict[tuple[str, str], dict[str, float]], key: tuple[str, str], got: dict[str, float]
+) -> None:
+    """Keep the better round (the store suite does the same): noise only ever slows."""
+    if key not in measured or got["rps"] > measured[key]["rps"]:
+        measured[key] = got
+
+
+@contextmanager
+def _two_workers(tmp: Path) -> Iterator[str]:
+    """``carevault serve --workers 2`` over the store the first server seeded: its URL."""
     port = free_port()
     env = {
         "CAREVAULT_HOME": str(tmp),
@@ -183,8 +202,7 @@ def _two_workers(tmp: Path, seeded: dict[str, Any]) -> dict[str, float]:
     with _server(command, env, seeds=False):
         base = f"http://127.0.0.1:{port}"
         _ready(f"{base}{API}/health/live")
-        auth = {"Authorization": f"Bearer {seeded['tokens']['STAFF']}"}
-        return _wrk(f"{base}{API}/patients/{seeded['patients'][0]}", auth)
+        yield base
 
 
 def _report(measured: dict[tuple[str, str], dict[str, float]]) -> list[dict[str, Any]]:
