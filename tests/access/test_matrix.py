@@ -25,7 +25,7 @@ from carevault.audit.trail import fields_of
 from carevault.domain.audit import Action, Level, ShredReason
 from carevault.domain.base import Entity, FieldClass
 from carevault.domain.billing import Invoice, InvoiceStatus
-from carevault.domain.clinic import ApiClient, Clinic, ProviderProfile, Role, User
+from carevault.domain.clinic import CLINIC_ROLES, ApiClient, Clinic, ProviderProfile, Role, User
 from carevault.domain.clinical import (
     ClinicalNote,
     Document,
@@ -34,6 +34,7 @@ from carevault.domain.clinical import (
     RecordType,
     TreatmentRecord,
 )
+from carevault.domain.ids import new_id
 from carevault.domain.intake import (
     Consent,
     InsuranceVerification,
@@ -497,7 +498,7 @@ CLINIC_OPS: dict[str, tuple[ClinicOp, set[Role]]] = {
     "user by id": (lambda k, w: k.practice.uow[User].require(w.doctor.id), {A, D, S}),
     "own clinic": (
         lambda k, w: k.practice.uow[Clinic].require(w.tenant),
-        set(Role) - {Role.SERVICE},
+        set(CLINIC_ROLES),  # a payer's roles (no user of this clinic holds one) reach nothing
     ),
     "set provider profile": (_set_profile, {A}),
     "add user": (
@@ -633,10 +634,9 @@ def test_authorization_matrix(world: World) -> None:
             principal = Principal.of(
                 world.tenant, "client:matrix", role, request_id=request, permissions=frozenset()
             )
-        else:
-            principal = Principal.of(
-                world.tenant, users[role].id, role, request_id=request, **extra
-            )
+        else:  # a payer's role at a clinic holds no user there: it must reach nothing
+            user_id = users[role].id if role in users else new_id()
+            principal = Principal.of(world.tenant, user_id, role, request_id=request, **extra)
         return Caller(world.store, world.ring, principal, blobs=world.blobs)
 
     def related(role: Role) -> Callable[[str | None], bool]:

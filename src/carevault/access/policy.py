@@ -79,6 +79,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         "clinic,provider:read",
         "provider:search",  # a patient picks a provider to book with
     ),
+    # a payer's roles (seed 004); its ADMIN and AUDITOR are the rows above
+    Role.MEMBER_SERVICES: _grant("member,enrollment:read,write,search"),
+    Role.CLAIMS_PROCESSOR: _grant("member,enrollment:read,search"),
+    Role.PROVIDER_RELATIONS: _grant("member:read"),  # who a provider's claims are about
+    Role.FRAUD_ANALYST: _grant("member,enrollment:read,search"),
     Role.SERVICE: frozenset(),  # API clients carry their scopes instead
 }
 
@@ -90,6 +95,10 @@ SEES: dict[Role, frozenset[FieldClass]] = {
     Role.BILLING: frozenset({C.INDEX, C.DEMOGRAPHIC, C.CONTACT, C.FINANCIAL, C.ADMIN}),
     Role.AUDITOR: frozenset({C.ADMIN}),
     Role.PATIENT: frozenset(C),
+    Role.MEMBER_SERVICES: _FRONT | {C.IDENTIFIER},  # verifies callers by SSN
+    Role.CLAIMS_PROCESSOR: _FRONT | {C.IDENTIFIER},
+    Role.PROVIDER_RELATIONS: frozenset({C.INDEX, C.DEMOGRAPHIC, C.ADMIN}),  # no SSN, no contact
+    Role.FRAUD_ANALYST: _FRONT | {C.IDENTIFIER},
     Role.SERVICE: _FRONT | {C.IDENTIFIER},  # an API client: what the ADMIN who made it sees
 }
 """The field classes each role sees of what it may read."""

@@ -81,6 +81,15 @@ def iso_date(value: str | date) -> str | None:
         return None
 
 
+def name_birth(value: str) -> str | None:
+    """``last|first|YYYY-MM-DD`` as one token: the names folded (as ``name``), the date's
+    digits (Baptiste|Théo|1971-09-23 = baptistetheo19710923)."""
+    last, _, rest = value.partition("|")
+    first, _, born = rest.partition("|")
+    names, digits = (name(last) or "") + (name(first) or ""), born.replace("-", "")
+    return f"{names}{digits}" if names and len(digits) == 8 and digits.isdigit() else None
+
+
 def identifier(value: str) -> str | None:
     """Upper case without spaces, dashes, dots or slashes (MRN-00 12 = MRN0012)."""
     text = _ID_NOISE.sub("", unicodedata.normalize("NFKC", value)).upper()

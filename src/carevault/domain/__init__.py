@@ -1,4 +1,4 @@
-"""Entities of the practice-management domain (pure: no storage, no crypto)."""
+"""Entities of the practice-management and payer domains (pure: no storage, no crypto)."""
 
 from carevault.domain.audit import AuditEvent
 from carevault.domain.base import Entity, Key, Search
@@ -13,6 +13,7 @@ from carevault.domain.intake import (
     Registration,
     Session,
 )
+from carevault.domain.members import Enrollment, Member
 from carevault.domain.patient import Patient
 from carevault.domain.scheduling import Appointment, TimeBlock
 from carevault.domain.staffing import StaffInvitation, StaffMessage
@@ -38,6 +39,8 @@ ENTITIES: tuple[type[Entity], ...] = (
     StaffMessage,
     Session,
     ApiClient,
+    Member,
+    Enrollment,
     AuditEvent,
 )
 """Every stored entity; the data-model table in docs/data-model.md is generated from it."""
@@ -51,12 +54,14 @@ __all__ = [
     "ClinicalNote",
     "Consent",
     "Document",
+    "Enrollment",
     "Entity",
     "InsuranceVerification",
     "Invitation",
     "Invoice",
     "Key",
     "MedicalRecord",
+    "Member",
     "Message",
     "Patient",
     "ProviderProfile",

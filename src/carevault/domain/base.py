@@ -222,7 +222,9 @@ class Search(BaseModel):
     model_config = ConfigDict(frozen=True)
     index: str
     field: str
-    normalizer: Literal["email", "phone", "name", "prefix3", "sounds_like", "identifier"]
+    normalizer: Literal[
+        "email", "phone", "name", "prefix3", "sounds_like", "identifier", "name_birth"
+    ]
     bits: int = Field(ge=4, le=64)
     across_tenants: bool = False
 

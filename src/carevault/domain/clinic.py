@@ -89,7 +89,27 @@ class Role(StrEnum):
     BILLING = "BILLING"
     AUDITOR = "AUDITOR"
     PATIENT = "PATIENT"
+    CLAIMS_PROCESSOR = "CLAIMS_PROCESSOR"  # a payer's: adjudicates claims
+    MEMBER_SERVICES = "MEMBER_SERVICES"  # a payer's: members, enrollments, eligibility
+    PROVIDER_RELATIONS = "PROVIDER_RELATIONS"  # a payer's: providers, networks, fees
+    FRAUD_ANALYST = "FRAUD_ANALYST"  # a payer's: fraud alerts and their evidence
     SERVICE = "SERVICE"  # an API client: its permissions are its scopes
+
+
+CLINIC_ROLES = frozenset(
+    {Role.ADMIN, Role.DOCTOR, Role.STAFF, Role.BILLING, Role.AUDITOR, Role.PATIENT}
+)
+PAYER_ROLES = frozenset(
+    {
+        Role.ADMIN,
+        Role.CLAIMS_PROCESSOR,
+        Role.MEMBER_SERVICES,
+        Role.PROVIDER_RELATIONS,
+        Role.FRAUD_ANALYST,
+        Role.AUDITOR,
+    }
+)
+"""The roles a clinic's users hold, and a payer's (ARCHITECTURE 5)."""
 
 
 CARE_ROLES = frozenset({Role.DOCTOR})

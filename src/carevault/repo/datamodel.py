@@ -34,6 +34,11 @@ SUPPORT_ITEMS = (
         "`T#{t}#PROVIDER#{u}#SCHEDULE` / `#`",
         "the provider's schedule version: bumped by blocks and hours, checked by bookings",
     ),
+    (
+        "`T#{t}#MEMBER#{m}#COVERAGE#{kind}` / `#`",
+        "a member's enrollment periods of one coverage (dates, enrollment ids), rewritten "
+        "with a version condition by each enrollment: enrollments never overlap",
+    ),
     ("`T#{t}#USER#{id}` / `CREDENTIAL`", "the user's argon2id password hash"),
     (
         "`INVITE#{sha256(token)}` / `#`",
@@ -71,6 +76,32 @@ def _row(entity: type[Entity]) -> list[str]:
     ]  # fmt: skip
 
 
+PAYER_PATTERNS_TEXT = [
+    "A payer organization is a tenant like a clinic: `{t}` is then the payer's id and its",
+    "members are what patients are to a clinic (a data key each, shredding reaches all of",
+    "a member's items). The patterns built so far, each tested on every engine with its",
+    "store operations counted (`tests/payer`):",
+]
+PAYER_PATTERNS = [
+    (
+        "P1 member by member number",
+        "the member number's unique sentinel, then the home item",
+        "no query; at most 3 gets",
+    ),
+    ("P1 member by SSN", "the `member_ssn` beacon, verified after decryption", "1 query"),
+    (
+        "P1 member by name + date of birth",
+        "the `member_name_birth` beacon over folded last and first names and the date",
+        "1 query",
+    ),
+    (
+        "P2 a member's enrollments, coverage on a date",
+        "gsi5 `MEMBER#{m}#ENROLLMENTS`, by effective date; the one in force is picked",
+        "1 query",
+    ),
+]
+
+
 def render() -> str:
     """The whole document."""
     header = ["entity", "home item", "GSIs", "data key of", "PHI (sealed)", "searches",
@@ -92,6 +123,9 @@ def render() -> str:
     lines += ["| " + " | ".join(_row(e)) + " |" for e in ENTITIES]
     lines += ["", "## Supporting items", "", "| key | what it is |", "|---|---|"]
     lines += [f"| {key} | {what} |" for key, what in SUPPORT_ITEMS]
+    lines += ["", "## Payer access patterns (seed 004)", "", *PAYER_PATTERNS_TEXT]
+    lines += ["", "| pattern | how | store operations |", "|---|---|---|"]
+    lines += [f"| {name} | {how} | {cost} |" for name, how, cost in PAYER_PATTERNS]
     return "\n".join(lines) + "\n"
 
 

@@ -6,7 +6,15 @@ import re
 from functools import cache
 
 from carevault.crypto.beacons import BeaconIndex
-from carevault.crypto.normalize import Normalizer, email, identifier, name, phone_in, prefix
+from carevault.crypto.normalize import (
+    Normalizer,
+    email,
+    identifier,
+    name,
+    name_birth,
+    phone_in,
+    prefix,
+)
 from carevault.crypto.normalize import sounds_like as sounds
 from carevault.domain import ENTITIES, Entity, Search
 from carevault.repo.records import SELF, Lookup, RecordType, Slot, Unique
@@ -21,6 +29,7 @@ def normalizer(kind: str, phone_region: str) -> Normalizer:
         "prefix3": prefix(3),
         "sounds_like": sounds,
         "identifier": identifier,
+        "name_birth": name_birth,
     }
     return table[kind]
 

@@ -325,7 +325,9 @@ class Records:
         for spk, unique in sorted(sentinels.items()):
             if spk not in kept:
                 item = {"pk": spk, "sk": "#", **ref, "tenant": self.tenant}
-                rule = "must be unique" + ("" if unique.across_tenants else " in the clinic")
+                rule = "must be unique" + (
+                    "" if unique.across_tenants else " in its clinic or payer"
+                )
                 duplicate = DuplicateValue(f"{type_name.lower()}.{unique.field}", rule)
                 staged.append(Staged(Put(item, Attr("pk").not_exists()), duplicate))
         staged += [Staged(Delete(spk, "#")) for spk in sorted(kept - set(sentinels))]

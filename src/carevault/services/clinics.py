@@ -6,9 +6,9 @@ from typing import Any
 
 from carevault.crypto.keyring import Keyring
 from carevault.crypto.normalize import email as normalize_email
-from carevault.domain.clinic import Clinic, Role, User
+from carevault.domain.clinic import CLINIC_ROLES, PAYER_ROLES, Clinic, Role, User
 from carevault.domain.ids import well_formed_id
-from carevault.errors import PermissionDenied, StaleVersion
+from carevault.errors import PermissionDenied, StaleVersion, ValidationError
 from carevault.repo import credentials
 from carevault.repo.mapping import record_type
 from carevault.repo.records import PLATFORM, Records, Staged
@@ -89,6 +89,10 @@ def directory_entry(*, store: Store, clinic_id: str) -> dict[str, Any] | None:
 def add_user(*, practice: Practice, **fields: Any) -> User:
     """Add a user to the clinic (login email unique across every clinic)."""
     p = practice
+    if "role" in fields and fields["role"] in PAYER_ROLES - CLINIC_ROLES:
+        raise ValidationError(
+            "user.role", "must be a clinic's role: " + ", ".join(sorted(CLINIC_ROLES))
+        )
     user = p.uow[User].add(User.create(**fields, created_by=p.uow.actor, updated_by=p.uow.actor))
     p.uow.commit()
     return user

@@ -15,7 +15,7 @@ import pyotp
 from carevault.audit.recorder import AuditContext, Auditor
 from carevault.crypto.keyring import Keyring
 from carevault.domain.audit import Action, Level, Outcome
-from carevault.domain.clinic import Role, User
+from carevault.domain.clinic import CLINIC_ROLES, Role, User
 from carevault.domain.intake import InvitationStatus
 from carevault.domain.staffing import InvitePurpose, StaffInvitation, StaffMessage
 from carevault.errors import InvalidTransition, PermissionDenied, StaleVersion, ValidationError
@@ -28,7 +28,7 @@ from carevault.store import Attr, Delete, Put, Store
 KIND = "STAFFINVITE"  # the pointer from a staff invitation or reset's code to it
 
 TOKEN_TTL = timedelta(hours=72)
-STAFF_ROLES = frozenset(Role) - {Role.PATIENT, Role.SERVICE}
+STAFF_ROLES = CLINIC_ROLES - {Role.PATIENT}  # a clinic's staff (payers' users come later)
 SUBJECTS = {
     InvitePurpose.INVITATION: "You are invited to {clinic} on carevault",
     InvitePurpose.RESET: "Set a new carevault password for {clinic}",
