@@ -1,4 +1,5 @@
-"""The processes of a running ``carevault serve``, read from /proc, and its port."""
+"""A clinic seeded where ``carevault serve`` finds it; the processes of the running
+server, read from /proc, and its port."""
 
 from __future__ import annotations
 
@@ -7,7 +8,31 @@ import socket
 import sys
 from pathlib import Path
 
+from carevault.store import Store, open_store
+from tests.domain.world import World, make_world
+
 CLI = Path(sys.executable).with_name("carevault")
+
+
+def home_world(home: Path) -> World:
+    """A clinic in the stores ``CAREVAULT_HOME=home carevault serve`` opens (data, keys)."""
+
+    def make() -> Store:
+        name = "carevault" if not (home / "carevault.db").exists() else "carevault-keys"
+        store = open_store(f"sqlite:///{home}/{name}.db")
+        store.create_table()
+        return store
+
+    return make_world(make, home)
+
+
+def serve_env(world: World) -> dict[str, str]:
+    """Closes the world's stores (the server opens its own) and names their home only."""
+    world.store.close()
+    world.ring.keys.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREVAULT_")}
+    env["CAREVAULT_HOME"] = str(world.tmp)
+    return env
 
 
 def children() -> dict[int, list[int]]:

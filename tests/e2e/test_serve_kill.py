@@ -12,27 +12,16 @@ from pathlib import Path
 import httpx
 
 from carevault.domain.clinic import Role
-from carevault.store import Store, open_store
 from tests.api.conftest import make_api
-from tests.domain.world import make_world
-from tests.e2e.processes import CLI, alive, descendants, port_free
+from tests.e2e.processes import CLI, alive, descendants, home_world, port_free, serve_env
 from tests.engines import free_port
 
 
 def test_a_killed_server_leaves_no_process_and_frees_its_port(tmp_path: Path) -> None:
-    def make() -> Store:
-        name = "carevault" if not (tmp_path / "carevault.db").exists() else "carevault-keys"
-        store = open_store(f"sqlite:///{tmp_path}/{name}.db")
-        store.create_table()
-        return store
-
-    world = make_world(make, tmp_path)
+    world = home_world(tmp_path)
     people = [world.patient().id for _ in range(4)]
     token = make_api(world).tokens(Role.STAFF)["access_token"]
-    world.store.close()
-    world.ring.keys.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREVAULT_")}
-    env["CAREVAULT_HOME"] = str(tmp_path)
+    env = serve_env(world)
     port = free_port()
     base = f"http://127.0.0.1:{port}/api/v1"
     headers = {"Authorization": f"Bearer {token}"}

@@ -8,16 +8,24 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from carevault.cli.workers import STARTUP_SECONDS
 from carevault.domain.clinic import Role
-from carevault.store import Store, open_store
 from tests.api.conftest import make_api
-from tests.domain.world import make_world
-from tests.e2e.processes import CLI, alive, children, descendants, port_free
+from tests.e2e.processes import (
+    CLI,
+    alive,
+    children,
+    descendants,
+    home_world,
+    port_free,
+    serve_env,
+)
 from tests.engines import free_port
 
 CONNECTIONS = 64
@@ -54,23 +62,9 @@ def _until(check: object, what: str, seconds: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def test_two_workers_share_the_port_restart_and_leave_nothing(tmp_path: Path) -> None:
-    def make() -> Store:
-        name = "carevault" if not (tmp_path / "carevault.db").exists() else "carevault-keys"
-        store = open_store(f"sqlite:///{tmp_path}/{name}.db")
-        store.create_table()
-        return store
-
-    world = make_world(make, tmp_path)
-    patient = world.patient()
-    token = make_api(world).tokens(Role.STAFF)["access_token"]
-    world.store.close()
-    world.ring.keys.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREVAULT_")}
-    env["CAREVAULT_HOME"] = str(tmp_path)
-    port = free_port()
-    path = f"/api/v1/patients/{patient.id}"
-    headers = {"Authorization": f"Bearer {token}"}
+@contextmanager
+def _two_workers(env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """``carevault serve --workers 2`` on ``port``, killed afterwards if still running."""
     server = subprocess.Popen(
         [str(CLI), "serve", "--port", str(port), "--workers", "2"],
         env=env,
@@ -78,6 +72,22 @@ def test_two_workers_share_the_port_restart_and_leave_nothing(tmp_path: Path) ->
         stderr=subprocess.DEVNULL,
     )
     try:
+        yield server
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+
+
+def test_two_workers_share_the_port_restart_and_leave_nothing(tmp_path: Path) -> None:
+    world = home_world(tmp_path)
+    patient = world.patient()
+    token = make_api(world).tokens(Role.STAFF)["access_token"]
+    env = serve_env(world)
+    port = free_port()
+    path = f"/api/v1/patients/{patient.id}"
+    headers = {"Authorization": f"Bearer {token}"}
+    with _two_workers(env, port) as server:
 
         def serving() -> bool:
             assert server.poll() is None, "the supervisor stopped"
@@ -121,32 +131,12 @@ def test_two_workers_share_the_port_restart_and_leave_nothing(tmp_path: Path) ->
         server.wait(timeout=10)
         _until(lambda: not any(alive(p) for p in family), "workers outlived the supervisor", 15)
         _until(lambda: port_free(port), "the port is still held", 15)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait(timeout=10)
 
 
 def test_a_terminated_supervisor_stops_its_workers_and_exits_cleanly(tmp_path: Path) -> None:
-    def make() -> Store:
-        name = "carevault" if not (tmp_path / "carevault.db").exists() else "carevault-keys"
-        store = open_store(f"sqlite:///{tmp_path}/{name}.db")
-        store.create_table()
-        return store
-
-    world = make_world(make, tmp_path)
-    world.store.close()
-    world.ring.keys.close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CAREVAULT_")}
-    env["CAREVAULT_HOME"] = str(tmp_path)
+    env = serve_env(home_world(tmp_path))
     port = free_port()
-    server = subprocess.Popen(
-        [str(CLI), "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    with _two_workers(env, port) as server:
 
         def live() -> bool:
             try:
@@ -160,7 +150,3 @@ def test_a_terminated_supervisor_stops_its_workers_and_exits_cleanly(tmp_path: P
         assert server.wait(timeout=60) == 0
         _until(lambda: not any(alive(p) for p in family), "workers outlived the supervisor", 15)
         assert port_free(port)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait(timeout=10)

@@ -109,6 +109,16 @@ def _zone(value: str) -> str:
 
 TimeZone = Annotated[str, AfterValidator(_zone)]
 
+
+def _born(value: date) -> date:
+    if value > date.today() or value.year < 1880:
+        raise ValueError("must be a past date after 1880")
+    return value
+
+
+BirthDate = Annotated[date, AfterValidator(_born)]
+"""A date of birth: a past date after 1880."""
+
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
 

@@ -7,10 +7,11 @@ from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from carevault.domain.base import (
     SELF,
+    BirthDate,
     Email,
     Entity,
     FieldClass,
@@ -108,7 +109,7 @@ class Member(Entity):
     member_number: str = Field(pattern=MEMBER_NUMBER)
     first_name: Name
     last_name: Name
-    date_of_birth: date
+    date_of_birth: BirthDate
     gender: Gender
     ssn: str | None = Field(default=None, pattern=r"^\d{3}-?\d{2}-?\d{4}$")
     email: Email | None = None
@@ -119,13 +120,6 @@ class Member(Entity):
     )
     relationship: Relationship = Relationship.SELF
     name_birth: str = ""  # derived: the name + birth date search token
-
-    @field_validator("date_of_birth")
-    @classmethod
-    def _born(cls, value: date) -> date:
-        if value > date.today() or value.year < 1880:
-            raise ValueError("must be a past date after 1880")
-        return value
 
     @model_validator(mode="after")
     def _subscriber(self) -> Member:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from carevault.domain.base import (
     SELF,
+    BirthDate,
     Email,
     Entity,
     FieldClass,
@@ -189,7 +189,7 @@ class Patient(Entity):
     mrn: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./_-]*$")
     first_name: Name
     last_name: Name
-    date_of_birth: date
+    date_of_birth: BirthDate
     gender: Gender
     email: Email | None = None
     phone: Phone | None = None
@@ -211,13 +211,6 @@ class Patient(Entity):
     invitation_sent_at: UtcDateTime | None = None
     activated_at: UtcDateTime | None = None
     last_login_at: UtcDateTime | None = None
-
-    @field_validator("date_of_birth")
-    @classmethod
-    def _born(cls, value: date) -> date:
-        if value > date.today() or value.year < 1880:
-            raise ValueError("must be a past date after 1880")
-        return value
 
     def model_post_init(self, context: object, /) -> None:
         tokens = [e.token for e in self.external_ids]
