@@ -116,10 +116,10 @@ def clinic_caller(rt: Runtime, principal: Principal, purpose: str | None = None)
 
 
 async def _chain(rt: Runtime, work: Callable[[], T]) -> T:
-    if rt.store.engine == "sqlite":
-        LOCAL_STORE.set(True)  # the handler is scheduled for it (``carevault.api.routing``)
-        return work()
-    return await run_in_threadpool(work)
+    if rt.store.engine != "sqlite":
+        return await run_in_threadpool(work)
+    LOCAL_STORE.set(True)  # the handler is scheduled for it (``carevault.api.routing``)
+    return work()
 
 
 async def claims(rt: RuntimeDep, credentials: Credentials) -> Claims:

@@ -5,6 +5,7 @@ error that escapes a route becomes a 500 problem here, sent once, with the conne
 open for the client's next request. A declared ``Content-Length`` over the limit is refused
 here at once, and the bytes of a body are counted as they arrive, so a chunked body is
 refused when it passes the limit, before authentication or a route has read it whole.
+Rate counts due for the store are written once the response is sent, in a worker thread.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from carevault.api import problems
+from carevault.api.protocol import deferred_syncs
 from carevault.domain.ids import well_formed_id
 
 access_log = logging.getLogger("carevault.access")
@@ -80,6 +84,11 @@ def _route(scope: Scope) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
+def _run_all(work: list[Callable[[], None]]) -> None:
+    for step in work:
+        step()
+
+
 def _problem(status: int, kind: str, title: str, detail: str, rid: str, path: str) -> bytes:
     return orjson.dumps(
         {
@@ -135,15 +144,19 @@ class Edge:
             return message
 
         length = _header(scope, b"content-length")
+        syncs: list[Callable[[], None]] = []  # rate counts due for the store: after the response
         try:
             if length is not None and not _within(length, self.max_body):
                 raise TooLarge(self.max_body)
-            await self.app(scope, counted, send_with_headers)
+            with deferred_syncs(syncs):
+                await self.app(scope, counted, send_with_headers)
         except TooLarge:
             await self._refuse(send_with_headers, sent, 413, "too-large", rid, path)
         except Exception as exc:
             log.error("unexpected error", extra={"error": type(exc).__name__})
             await self._refuse(send_with_headers, sent, 500, "internal", rid, path)
+        if syncs:
+            await run_in_threadpool(_run_all, syncs)
         access_log.info(
             "request",
             extra={

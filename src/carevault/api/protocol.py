@@ -9,8 +9,9 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -180,6 +181,19 @@ class Idempotency:
 
 
 _log = logging.getLogger("carevault.api")
+_SYNCS: ContextVar[list[Callable[[], None]] | None] = ContextVar(
+    "carevault_rate_syncs", default=None
+)
+
+
+@contextmanager
+def deferred_syncs(held: list[Callable[[], None]]) -> Iterator[None]:
+    """Within it, rate counts due for the store are noted in ``held``, to be run after."""
+    token = _SYNCS.set(held)
+    try:
+        yield
+    finally:
+        _SYNCS.reset(token)
 
 
 class RateLimiter:
@@ -188,16 +202,15 @@ class RateLimiter:
     Each process counts its own requests in memory and adds them to the stored count at
     most once a second per caller (``SYNC_SECONDS``), so a request costs no durable write;
     the limit is checked against the stored count (every process's requests up to the
-    last sync) plus this process's requests since. The sync runs in a thread of its own:
-    a request (on the event loop, on SQLite) never waits for a write, nor for a file that
-    another process holds locked.
+    last sync) plus this process's requests since. An API request defers its sync
+    (``deferred_syncs``, set by the edge) until its response is sent, then runs it in a
+    worker thread: no response, and never the event loop, waits for that write.
     """
 
     SYNC_SECONDS = 1.0
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._syncs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="carevault-rates")
         self._lock = threading.Lock()
         # (who, window) -> [stored count at last sync, requests since, time of last sync]
         self._windows: dict[tuple[str, int], list[float]] = {}
@@ -225,11 +238,11 @@ class RateLimiter:
             if due:
                 entry[2] = now  # one sync per caller and second, even while one is running
         if due:
-            self._syncs.submit(self._sync, who, window, now)
-
-    def flush(self, timeout: float = 60.0) -> None:
-        """Wait until the syncs started so far are done (they run one after the other)."""
-        self._syncs.submit(lambda: None).result(timeout)
+            held = _SYNCS.get()
+            if held is None:
+                self._sync(who, window, now)
+            else:
+                held.append(lambda: self._sync(who, window, now))
 
     def _forget(self, window: int) -> None:
         for key in [k for k in self._windows if k[1] < window]:
