@@ -62,7 +62,8 @@ def serve_command(
         os.environ["CAREVAULT_STORE"] = store  # every worker process opens the same store
     base = f"http://{host}:{port}"
     console.print(
-        f"carevault API on {base}/api/v1 — docs: {base}/api/v1/docs (ReDoc: /api/v1/redoc)"
+        f"carevault API on {base}/api/v1 — docs: {base}/api/v1/docs (ReDoc: /api/v1/redoc)",
+        soft_wrap=True,  # one line in a log too, whatever the terminal's width
     )
     if workers > 1:  # each worker on its own socket of the port (carevault.cli.workers)
         from carevault.cli.workers import Supervisor  # noqa: PLC0415
