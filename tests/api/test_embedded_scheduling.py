@@ -19,7 +19,6 @@ import pytest
 from carevault.api import routing
 from carevault.api.app import PREFIX, create_app
 from carevault.api.runtime import Limits, Runtime
-from carevault.audit.appender import Appender, appender_for
 from carevault.audit.signing import Signer
 from carevault.audit.trail import AuditTrail, fields_of
 from carevault.domain.clinic import Role
@@ -28,6 +27,7 @@ from carevault.repo.release import holding, settle, settle_all
 from carevault.store import Store, open_store
 from tests.api.conftest import Api, make_api
 from tests.api.served import Served
+from tests.appender import ready
 from tests.domain.world import make_world
 
 
@@ -67,16 +67,6 @@ def clinic(tmp_path: Path) -> Iterator[Clinic]:
     found.world.store.close()
 
 
-def _appender(store: Store) -> Appender:
-    give_up = time.monotonic() + 240  # a hang, not slowness: generous on a shared machine
-    while True:
-        found = appender_for(store)
-        if found is not None and found.ready:
-            return found
-        assert time.monotonic() < give_up, "the appender never became ready"
-        time.sleep(0.05)
-
-
 def test_a_read_answered_from_the_loop_is_in_the_trail_before_its_answer(
     clinic: Clinic,
 ) -> None:
@@ -99,7 +89,7 @@ def test_a_stuck_trail_fails_the_read_without_its_data_while_the_loop_serves_oth
     with Served(clinic.app) as served:
         url = f"{served.url}{PREFIX}/patients"
         assert httpx.get(f"{url}/{first.id}", headers=clinic.headers, timeout=60).status_code == 200
-        frozen = _appender(clinic.served)
+        frozen = ready(clinic.served)
         assert frozen.pid is not None
         os.kill(frozen.pid, signal.SIGSTOP)  # the appender takes the event and never commits
         answers: list[httpx.Response] = []

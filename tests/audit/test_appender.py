@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from carevault.audit.appender import Appender, appender_for
+from carevault.audit.appender import appender_for
 from carevault.audit.recorder import AuditContext
 from carevault.audit.signing import Signer
 from carevault.audit.trail import AuditTrail, fields_of, verify
@@ -22,6 +22,7 @@ from carevault.errors import StoreUnavailable
 from carevault.services import clinics, patients
 from carevault.services.practice import Practice
 from carevault.store import Store, open_store
+from tests.appender import ready
 from tests.threads import concurrently
 
 pytestmark = pytest.mark.engines
@@ -67,20 +68,9 @@ def _events(clinic: Clinic) -> int:
     return report.events
 
 
-def _ready(store: Store) -> Appender:
-    """The store's appender once it beats (it starts in the background on first use)."""
-    give_up = time.monotonic() + 240  # a hang, not slowness: generous on a shared machine
-    while True:
-        appender = appender_for(store)
-        if appender is not None and appender.ready:
-            return appender
-        assert time.monotonic() < give_up, "the appender never became ready"
-        time.sleep(0.05)
-
-
 def test_concurrent_reads_are_committed_by_the_appender_process(clinic: Clinic) -> None:
     before = _events(clinic)
-    appender = _ready(clinic.store)
+    appender = ready(clinic.store)
     assert appender.pid is not None and appender.pid != os.getpid()
 
     def read(k: int) -> None:
@@ -127,7 +117,7 @@ def test_reads_at_the_first_moment_of_fresh_stores_never_hang(clinic: Clinic) ->
             person = clinic.patients[round_ % 4]
             returned += _first_moment(fresh, clinic.ring, clinic.tenant, person, f"r{round_}")
             if round_ % 5 == 0:  # and once it beats, a burst through the new appender
-                _ready(fresh)
+                ready(fresh)
                 returned += _first_moment(fresh, clinic.ring, clinic.tenant, person, f"a{round_}")
         finally:
             fresh.close()  # stops its appender
@@ -156,7 +146,7 @@ def test_a_frozen_appender_fails_reads_within_the_deadline_and_is_replaced(
 ) -> None:
     monkeypatch.setenv("CAREVAULT_AUDIT_DEADLINE", "2")
     reader = clinic.reader()
-    frozen = _ready(clinic.store)
+    frozen = ready(clinic.store)
     assert frozen.pid is not None
     os.kill(frozen.pid, signal.SIGSTOP)  # the appender is stuck
     started = time.monotonic()
@@ -172,7 +162,7 @@ def test_a_frozen_appender_fails_reads_within_the_deadline_and_is_replaced(
     # the next reads are served (in this process while a new appender starts, then by it)
     assert reader.uow[Patient].get(clinic.patients[2]) is not None
     assert clinic.patients[2] in clinic.reads()
-    fresh = _ready(clinic.store)
+    fresh = ready(clinic.store)
     assert fresh is not frozen and fresh.pid != frozen.pid
     assert reader.uow[Patient].get(clinic.patients[3]) is not None
     assert clinic.patients[3] in clinic.reads()
@@ -185,7 +175,7 @@ def test_a_frozen_appender_fails_reads_within_the_deadline_and_is_replaced(
 
 def test_a_dead_appender_fails_the_read_holding_its_event(clinic: Clinic) -> None:
     reader = clinic.reader()
-    dead = _ready(clinic.store)
+    dead = ready(clinic.store)
     assert dead.pid is not None
     os.kill(dead.pid, signal.SIGSTOP)
     thread, outcome = _reading(reader, clinic.patients[1])
@@ -201,8 +191,8 @@ def test_a_dead_appender_fails_the_read_holding_its_event(clinic: Clinic) -> Non
 def test_closing_the_store_stops_its_appender(clinic: Clinic) -> None:
     assert clinic.store.url is not None
     other = open_store(clinic.store.url)  # another handle on the same store
-    appender = _ready(other)
-    assert appender is not _ready(clinic.store)
+    appender = ready(other)
+    assert appender is not ready(clinic.store)
     context = AuditContext(actor="reader", role="DOCTOR")
     Practice.open(other, clinic.ring, clinic.tenant, audit=context).uow[Patient].get(
         clinic.patients[0]
@@ -214,7 +204,7 @@ def test_closing_the_store_stops_its_appender(clinic: Clinic) -> None:
 
 def test_a_rotated_signing_key_reaches_the_appender(clinic: Clinic) -> None:
     reader = clinic.reader()
-    _ready(clinic.store)
+    ready(clinic.store)
     reader.uow[Patient].get(clinic.patients[0])
     signer = Signer(clinic.ring, clinic.tenant)
     assert signer.rotate() == 2
@@ -234,7 +224,7 @@ def test_thread_mode_and_oversized_batches_append_in_process(
     clinic: Clinic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reader = clinic.reader()
-    _ready(clinic.store)
+    ready(clinic.store)
     many = [
         reader.uow.audit.event(Action.READ, "PATIENT", p, p)  # type: ignore[union-attr]
         for p in clinic.patients * 100
